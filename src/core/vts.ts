@@ -146,5 +146,5 @@ function safeJson(text: string): unknown {
 export function format(a: VTS): string {
   const keys = Object.keys(a).sort();
   if (keys.length === 0) return '∅';
-  return keys.map((k) => `${k}:${a[k]}`).join(' ');
+  return keys.map((k) => `${k}:${a[k as ReplicaId]}`).join(' ');
 }

@@ -174,4 +174,25 @@ export class MemoryStore implements MovieStore {
   movieCount(): number {
     return this.movies.size;
   }
+
+  /**
+   * For the simulator's checker: the version of every row (tombstones
+   * included) that a query reads, keyed `user:movie`. Not part of MovieStore.
+   */
+  versionsReadBy(q: Query): Map<string, Version> {
+    const out = new Map<string, Version>();
+    for (const [k, r] of this.rows) {
+      const hit =
+        (q.kind === 'get' && r.userId === q.userId && r.movieId === q.movieId) ||
+        (q.kind === 'mine' && r.userId === q.userId) ||
+        ((q.kind === 'avg' || q.kind === 'movie') && r.movieId === q.movieId);
+      if (hit) out.set(k, r.version);
+    }
+    return out;
+  }
+
+  /** For the simulator: the version of one row, if any. */
+  versionOf(userId: number, movieId: number): Version | undefined {
+    return this.rows.get(key(userId, movieId))?.version;
+  }
 }

@@ -1,0 +1,322 @@
+/**
+ * The front end's logic as a pure state machine, shared by the real front end
+ * process and the simulator.
+ *
+ * For each client request it picks two replicas (ACTIVE before OVERLOADED,
+ * never OFFLINE, least loaded first), sends to both in parallel with
+ * prev = merge(FE prev, client prev), and:
+ * - query: the first good answer wins;
+ * - update: acknowledged once two replicas have logged it; a replica that
+ *   fails or times out is replaced by another with the same uid and the same
+ *   prev (every copy of an update must carry the same prev, see
+ *   replica/core/step.ts). If only one replica could log it, the reply says so.
+ * Returned timestamps are merged into the FE's prev and into the reply.
+ */
+import type { ReplicaId, RequestId, UpdateId } from '../core/ids.js';
+import type { OpErrorCode, Query, Update } from '../core/ops.js';
+import { rngFromState } from '../core/rng.js';
+import * as V from '../core/vts.js';
+import type { VTS } from '../core/vts.js';
+
+export type ReplicaStatus = 'ACTIVE' | 'OVERLOADED' | 'OFFLINE';
+
+export interface FeReplica {
+  readonly id: ReplicaId;
+  status: ReplicaStatus;
+  /** Requests this FE has outstanding at the replica (load spreading). */
+  inflight: number;
+}
+
+export interface FeConfig {
+  readonly rmRequestTimeoutMs: number;
+}
+
+/** Error codes after which trying another replica can help. */
+const RETRYABLE: ReadonlySet<OpErrorCode> = new Set<OpErrorCode>(['NOT_YET_AVAILABLE', 'UNAVAILABLE', 'OFFLINE', 'TIMEOUT', 'INTERNAL', 'EXPIRED']);
+
+interface Attempt {
+  readonly rm: ReplicaId;
+  readonly deadline: number;
+}
+
+interface Pending {
+  readonly from: string;
+  readonly requestId: RequestId;
+  readonly kind: 'query' | 'update';
+  readonly query?: Query | undefined;
+  readonly op?: Update | undefined;
+  readonly uid?: UpdateId | undefined;
+  readonly issuedAt: number;
+  /** Fixed at arrival and reused for every attempt. */
+  readonly prev: VTS;
+  readonly tried: ReplicaId[];
+  /** rmRequestId → attempt. */
+  readonly outstanding: Map<string, Attempt>;
+  readonly acks: Map<ReplicaId, VTS>;
+  readonly errors: { rm: ReplicaId; code: OpErrorCode; message: string }[];
+}
+
+export interface FeState {
+  readonly name: string;
+  readonly config: FeConfig;
+  now: number;
+  rngState: number;
+  prev: VTS;
+  seq: number;
+  readonly replicas: Map<ReplicaId, FeReplica>;
+  readonly pending: Map<RequestId, Pending>;
+  /** rmRequestId → client requestId. */
+  readonly byRmRequest: Map<string, RequestId>;
+}
+
+export type FeInput =
+  | { readonly type: 'tick'; readonly now: number }
+  | { readonly type: 'replicas'; readonly list: readonly { id: ReplicaId; status: ReplicaStatus }[] }
+  | { readonly type: 'clientQuery'; readonly from: string; readonly requestId: RequestId; readonly prev: VTS; readonly query: Query }
+  | {
+      readonly type: 'clientUpdate';
+      readonly from: string;
+      readonly requestId: RequestId;
+      readonly prev: VTS;
+      readonly op: Update;
+      /** A client retrying an update passes the uid it was given; otherwise the FE makes one. */
+      readonly uid?: UpdateId | undefined;
+      readonly issuedAt: number;
+    }
+  | {
+      readonly type: 'rmReply';
+      readonly rmRequestId: string;
+      readonly rm: ReplicaId;
+      readonly reply:
+        | { readonly ok: true; readonly valueTS: VTS; readonly result: unknown }
+        | { readonly ok: true; readonly ts: VTS; readonly uid: UpdateId }
+        | { readonly ok: false; readonly code: OpErrorCode; readonly message: string };
+    };
+
+export interface TraceChoice {
+  readonly rm: ReplicaId;
+  readonly status: ReplicaStatus;
+  readonly inflight: number;
+}
+
+export type FeEffect =
+  | { readonly type: 'sendQuery'; readonly rm: ReplicaId; readonly rmRequestId: string; readonly prev: VTS; readonly query: Query }
+  | {
+      readonly type: 'sendUpdate';
+      readonly rm: ReplicaId;
+      readonly rmRequestId: string;
+      readonly uid: UpdateId;
+      readonly prev: VTS;
+      readonly op: Update;
+      readonly issuedAt: number;
+      readonly copies: readonly ReplicaId[];
+    }
+  | {
+      readonly type: 'reply';
+      readonly to: string;
+      readonly requestId: RequestId;
+      readonly reply: ClientReply;
+    }
+  /** For the trace view: which replicas were chosen for a request and why. */
+  | { readonly type: 'chose'; readonly requestId: RequestId; readonly prev: VTS; readonly chosen: readonly TraceChoice[]; readonly retry: boolean };
+
+export type ClientReply =
+  | {
+      readonly ok: true;
+      readonly kind: 'query';
+      readonly result: unknown;
+      /** The session timestamp the client should carry from now on. */
+      readonly ts: VTS;
+      readonly servedBy: readonly ReplicaId[];
+      readonly valueTS: VTS;
+    }
+  | {
+      readonly ok: true;
+      readonly kind: 'update';
+      readonly uid: UpdateId;
+      readonly ts: VTS;
+      readonly servedBy: readonly ReplicaId[];
+      /** Timestamps each replica gave its copy. */
+      readonly copies: Readonly<Record<string, VTS>>;
+      /** Set when fewer than two replicas logged the update. */
+      readonly warning?: string | undefined;
+    }
+  | { readonly ok: false; readonly code: OpErrorCode; readonly message: string; readonly tried: readonly ReplicaId[] };
+
+export function createFrontend(name: string, config: FeConfig, now: number, seed: number): FeState {
+  return {
+    name,
+    config,
+    now,
+    rngState: seed >>> 0,
+    prev: V.zero(),
+    seq: 0,
+    replicas: new Map(),
+    pending: new Map(),
+    byRmRequest: new Map(),
+  };
+}
+
+export function feStep(s: FeState, input: FeInput): FeEffect[] {
+  const out: FeEffect[] = [];
+  switch (input.type) {
+    case 'tick':
+      if (input.now > s.now) s.now = input.now;
+      expire(s, out);
+      break;
+    case 'replicas': {
+      const seen = new Set<ReplicaId>();
+      for (const r of input.list) {
+        seen.add(r.id);
+        const cur = s.replicas.get(r.id);
+        if (cur) cur.status = r.status;
+        else s.replicas.set(r.id, { id: r.id, status: r.status, inflight: 0 });
+      }
+      for (const id of [...s.replicas.keys()]) if (!seen.has(id)) s.replicas.delete(id);
+      break;
+    }
+    case 'clientQuery':
+    case 'clientUpdate': {
+      const isUpdate = input.type === 'clientUpdate';
+      const p: Pending = {
+        from: input.from,
+        requestId: input.requestId,
+        kind: isUpdate ? 'update' : 'query',
+        query: isUpdate ? undefined : input.query,
+        op: isUpdate ? input.op : undefined,
+        uid: isUpdate ? (input.uid ?? (`${s.name}:${input.requestId}:${++s.seq}` as UpdateId)) : undefined,
+        issuedAt: isUpdate ? input.issuedAt : s.now,
+        prev: V.merge(s.prev, input.prev),
+        tried: [],
+        outstanding: new Map(),
+        acks: new Map(),
+        errors: [],
+      };
+      s.pending.set(p.requestId, p);
+      dispatch(s, p, 2, false, out);
+      break;
+    }
+    case 'rmReply':
+      onReply(s, input, out);
+      break;
+  }
+  return out;
+}
+
+/** Candidates for a new attempt, best first: ACTIVE before OVERLOADED, then least loaded, ties at random. */
+function candidates(s: FeState, p: Pending): FeReplica[] {
+  const rng = rngFromState(s.rngState);
+  const list = rng.shuffle([...s.replicas.values()].filter((r) => r.status !== 'OFFLINE' && !p.tried.includes(r.id)).sort((a, b) => (a.id < b.id ? -1 : 1)));
+  s.rngState = rng.state();
+  const rank = (r: FeReplica) => (r.status === 'ACTIVE' ? 0 : 1);
+  return list.sort((a, b) => rank(a) - rank(b) || a.inflight - b.inflight);
+}
+
+function dispatch(s: FeState, p: Pending, want: number, retry: boolean, out: FeEffect[]): void {
+  const chosen = candidates(s, p).slice(0, want);
+  if (chosen.length > 0) {
+    out.push({ type: 'chose', requestId: p.requestId, prev: p.prev, chosen: chosen.map((r) => ({ rm: r.id, status: r.status, inflight: r.inflight })), retry });
+  }
+  const copies = [...p.acks.keys(), ...chosen.map((r) => r.id)];
+  for (const r of chosen) {
+    const rmRequestId = `${s.name}:${++s.seq}`;
+    p.tried.push(r.id);
+    p.outstanding.set(rmRequestId, { rm: r.id, deadline: s.now + s.config.rmRequestTimeoutMs });
+    s.byRmRequest.set(rmRequestId, p.requestId);
+    r.inflight++;
+    if (p.kind === 'query') out.push({ type: 'sendQuery', rm: r.id, rmRequestId, prev: p.prev, query: p.query! });
+    else out.push({ type: 'sendUpdate', rm: r.id, rmRequestId, uid: p.uid!, prev: p.prev, op: p.op!, issuedAt: p.issuedAt, copies });
+  }
+  settle(s, p, out);
+}
+
+function onReply(s: FeState, input: Extract<FeInput, { type: 'rmReply' }>, out: FeEffect[]): void {
+  const requestId = s.byRmRequest.get(input.rmRequestId);
+  if (requestId === undefined) return; // late or duplicate reply
+  s.byRmRequest.delete(input.rmRequestId);
+  const p = s.pending.get(requestId);
+  const attempt = p?.outstanding.get(input.rmRequestId);
+  const r = s.replicas.get(input.rm);
+  if (r && r.inflight > 0) r.inflight--;
+  if (!p || !attempt || attempt.rm !== input.rm) return;
+  p.outstanding.delete(input.rmRequestId);
+  const reply = input.reply;
+  if (!reply.ok) {
+    p.errors.push({ rm: input.rm, code: reply.code, message: reply.message });
+    if (!RETRYABLE.has(reply.code)) {
+      // The request itself is wrong (bad rating, unknown movie): every replica would say the same.
+      finish(s, p, { ok: false, code: reply.code, message: reply.message, tried: p.tried }, out);
+      return;
+    }
+    dispatch(s, p, 1, true, out);
+    return;
+  }
+  if ('valueTS' in reply) {
+    s.prev = V.merge(s.prev, reply.valueTS);
+    if (p.kind === 'query') {
+      finish(s, p, { ok: true, kind: 'query', result: reply.result, ts: V.merge(p.prev, reply.valueTS), servedBy: [input.rm], valueTS: reply.valueTS }, out);
+    }
+    return;
+  }
+  if (p.kind !== 'update') return;
+  s.prev = V.merge(s.prev, reply.ts);
+  p.acks.set(input.rm, reply.ts);
+  settle(s, p, out);
+}
+
+function expire(s: FeState, out: FeEffect[]): void {
+  for (const p of [...s.pending.values()]) {
+    let timedOut = 0;
+    for (const [rid, a] of p.outstanding) {
+      if (s.now >= a.deadline) {
+        p.outstanding.delete(rid);
+        s.byRmRequest.delete(rid);
+        const r = s.replicas.get(a.rm);
+        if (r && r.inflight > 0) r.inflight--;
+        p.errors.push({ rm: a.rm, code: 'TIMEOUT', message: `no answer within ${s.config.rmRequestTimeoutMs} ms` });
+        timedOut++;
+      }
+    }
+    if (timedOut > 0 && s.pending.has(p.requestId)) dispatch(s, p, timedOut, true, out);
+  }
+}
+
+/** Finishes the request if it can no longer improve, or is complete. */
+function settle(s: FeState, p: Pending, out: FeEffect[]): void {
+  if (!s.pending.has(p.requestId)) return;
+  if (p.kind === 'update' && p.acks.size >= 2) {
+    finish(s, p, updateReply(p), out);
+    return;
+  }
+  if (p.outstanding.size > 0) return;
+  // Nothing in flight and nobody left to try.
+  if (p.kind === 'update' && p.acks.size === 1) {
+    finish(s, p, updateReply(p, `only ${[...p.acks.keys()][0]} logged this update; it will spread by gossip, but is not yet protected against that replica failing`), out);
+    return;
+  }
+  const why = p.errors.length > 0 ? p.errors.map((e) => `${e.rm}: ${e.message}`).join('; ') : 'no replica is registered or all are OFFLINE';
+  const code: OpErrorCode = p.errors.length > 0 && p.errors.every((e) => e.code === 'NOT_YET_AVAILABLE') ? 'NOT_YET_AVAILABLE' : 'UNAVAILABLE';
+  finish(s, p, { ok: false, code, message: `no replica could serve this request (${why})`, tried: p.tried }, out);
+}
+
+function updateReply(p: Pending, warning?: string): ClientReply {
+  let ts = p.prev;
+  const copies: Record<string, VTS> = {};
+  for (const [rm, t] of p.acks) {
+    ts = V.merge(ts, t);
+    copies[rm] = t;
+  }
+  return { ok: true, kind: 'update', uid: p.uid!, ts, servedBy: [...p.acks.keys()], copies, warning };
+}
+
+function finish(s: FeState, p: Pending, reply: ClientReply, out: FeEffect[]): void {
+  s.pending.delete(p.requestId);
+  for (const rid of p.outstanding.keys()) s.byRmRequest.delete(rid);
+  // Replies still in flight are ignored when they come; release their load now.
+  for (const a of p.outstanding.values()) {
+    const r = s.replicas.get(a.rm);
+    if (r && r.inflight > 0) r.inflight--;
+  }
+  p.outstanding.clear();
+  out.push({ type: 'reply', to: p.from, requestId: p.requestId, reply });
+}

@@ -1,0 +1,113 @@
+/**
+ * What goes into and comes out of the replica core.
+ *
+ * The core never does I/O: the driver feeds it one Input at a time and
+ * carries out the Effects it returns, in order (a query's answer must be read
+ * from the store after the `apply` effects listed before it).
+ */
+import type { ReplicaId, RequestId, UpdateId } from '../../core/ids.js';
+import type { OpErrorCode, OverlayRow, Query, Update, Version } from '../../core/ops.js';
+import type { VTS } from '../../core/vts.js';
+
+/** Who a reply goes to: an opaque handle the driver understands (a socket, a simulated front end). */
+export type ReplyTo = string;
+
+/**
+ * One copy of an update in a replica's log: `<node, ts, op, prev, uid>` as in
+ * the paper. `ts` is `prev` with entry `node` set to the counter `node` gave
+ * it; the same uid may have copies from two or more nodes.
+ */
+export interface LogRecord {
+  readonly node: ReplicaId;
+  readonly ts: VTS;
+  readonly prev: VTS;
+  readonly uid: UpdateId;
+  readonly op: Update;
+  /** When the front end issued the update (ms); bounds how long its uid is remembered. */
+  readonly issuedAt: number;
+}
+
+/** Messages between replica managers. */
+export type PeerMessage =
+  | {
+      readonly type: 'gossip';
+      /** The sender's replica timestamp: after merging the records, the receiver holds everything it covers. */
+      readonly replicaTS: VTS;
+      readonly records: readonly LogRecord[];
+      /** True if the sender wants the receiver's missing records back (push-pull). */
+      readonly wantReply: boolean;
+    }
+  | { readonly type: 'pull'; readonly replicaTS: VTS }
+  /** Ask the receiver to log its own copy of an update that has only one holder so far. */
+  | { readonly type: 'replicate'; readonly record: LogRecord }
+  | { readonly type: 'snapshotRequest' }
+  | { readonly type: 'snapshot'; readonly snapshot: CoreSnapshot; readonly overlay?: readonly OverlayRow[] };
+
+/**
+ * The core's part of a state transfer. The driver adds the store's overlay
+ * rows (taken in the same synchronous step, so the two agree).
+ */
+export interface CoreSnapshot {
+  readonly from: ReplicaId;
+  readonly valueTS: VTS;
+  readonly prefixTS: VTS;
+  readonly replicaTS: VTS;
+  readonly gcTS: VTS;
+  readonly log: readonly (LogRecord & { readonly applied: boolean })[];
+  readonly executed: readonly ExecutedEntry[];
+  readonly retired: readonly ReplicaId[];
+}
+
+export interface ExecutedEntry {
+  readonly uid: UpdateId;
+  readonly issuedAt: number;
+}
+
+export type Input =
+  | { readonly type: 'tick'; readonly now: number }
+  | {
+      readonly type: 'query';
+      readonly from: ReplyTo;
+      readonly requestId: RequestId;
+      readonly prev: VTS;
+      readonly query: Query;
+    }
+  | {
+      readonly type: 'update';
+      readonly from: ReplyTo;
+      readonly requestId: RequestId;
+      readonly uid: UpdateId;
+      readonly prev: VTS;
+      readonly op: Update;
+      readonly issuedAt: number;
+      /** Replicas the front end sent this update to (hint: push our copy to them at once). */
+      readonly copies: readonly ReplicaId[];
+    }
+  | { readonly type: 'peer'; readonly from: ReplicaId; readonly msg: PeerMessage }
+  | { readonly type: 'peerJoined'; readonly id: ReplicaId }
+  | { readonly type: 'peerLeft'; readonly id: ReplicaId };
+
+export type Effect =
+  /** Write to the store (last-writer-wins on version). */
+  | { readonly type: 'apply'; readonly uid: UpdateId; readonly op: Update; readonly version: Version }
+  /** Answer a query from the store as it is now, with this value timestamp. */
+  | { readonly type: 'answer'; readonly to: ReplyTo; readonly requestId: RequestId; readonly query: Query; readonly valueTS: VTS }
+  /** Acknowledge an update: it is logged here with timestamp ts. */
+  | { readonly type: 'ack'; readonly to: ReplyTo; readonly requestId: RequestId; readonly uid: UpdateId; readonly ts: VTS }
+  | { readonly type: 'fail'; readonly to: ReplyTo; readonly requestId: RequestId; readonly code: OpErrorCode; readonly message: string }
+  | { readonly type: 'send'; readonly to: ReplicaId; readonly msg: PeerMessage }
+  /** Send a snapshot: the driver attaches the store's overlay. */
+  | { readonly type: 'sendSnapshot'; readonly to: ReplicaId; readonly snapshot: CoreSnapshot }
+  /** Replace the store's value by the base data plus these overlay rows (a peer's snapshot). */
+  | { readonly type: 'installSnapshot'; readonly overlay: readonly OverlayRow[] }
+  /** Something a person watching may want to see (gossip sent/received, pull, GC). */
+  | { readonly type: 'event'; readonly event: CoreEvent };
+
+export type CoreEvent =
+  | { readonly kind: 'gossipSent'; readonly to: ReplicaId; readonly records: number }
+  | { readonly kind: 'gossipReceived'; readonly from: ReplicaId; readonly records: number; readonly kept: number }
+  | { readonly kind: 'pullSent'; readonly to: ReplicaId; readonly missing: readonly ReplicaId[] }
+  | { readonly kind: 'applied'; readonly uid: UpdateId; readonly copies: number }
+  | { readonly kind: 'collected'; readonly records: number }
+  | { readonly kind: 'snapshotInstalled'; readonly from: ReplicaId }
+  | { readonly kind: 'recruited'; readonly uid: UpdateId; readonly peer: ReplicaId };

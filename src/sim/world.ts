@@ -1,0 +1,729 @@
+/**
+ * A seeded, in-process cluster: replica managers (the real pure core on
+ * in-memory stores), front ends (the real pure FE core), clients, a
+ * simulated naming service, and a network that one seed controls: delay and
+ * reordering, loss, duplication, partitions, isolation, crashes with memory
+ * loss and restarts, and random statuses.
+ *
+ * One seed decides everything, so a failing seed replays exactly.
+ */
+import { makeReplicaId, type MovieId, type ReplicaId, type RequestId, type UpdateId, type UserId } from '../core/ids.js';
+import { OpError, type Query, type QueryResult, type Update, type Version } from '../core/ops.js';
+import { rngFromState, seedFrom, type Rng } from '../core/rng.js';
+import * as V from '../core/vts.js';
+import type { VTS } from '../core/vts.js';
+import { createFrontend, feStep, type ClientReply, type FeEffect, type FeInput, type FeState, type ReplicaStatus } from '../frontend/core.js';
+import { createReplica, recordKey, type CoreConfig, type ReplicaState } from '../replica/core/state.js';
+import { step } from '../replica/core/step.js';
+import type { Effect, Input, PeerMessage } from '../replica/core/types.js';
+import { MemoryStore, type SeedMovie, type SeedRating } from '../replica/store/memory-store.js';
+import { SessionChecker, type Violation } from './checker.js';
+import { EventQueue } from './queue.js';
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Replica managers; default 3 to 9, from the seed. */
+  readonly replicas?: number;
+  readonly frontends?: number;
+  readonly clients?: number;
+  /** Length of the phase with faults and client load (simulated ms). */
+  readonly faultMs?: number;
+  /** Time allowed to converge once everything is healed (simulated ms). */
+  readonly healMs?: number;
+  /** Set false for a fault-free run (a baseline). */
+  readonly faults?: boolean;
+  /** Receives a line per notable event, for replaying a seed. */
+  readonly trace?: ((line: string) => void) | undefined;
+}
+
+export interface SimStats {
+  replicas: number;
+  ops: number;
+  updatesAcked: number;
+  singleCopyAcks: number;
+  failedRequests: number;
+  crashes: number;
+  isolations: number;
+  partitions: number;
+  statusChanges: number;
+  messages: number;
+  dropped: number;
+  duplicated: number;
+  snapshots: number;
+  recruits: number;
+  maxLogAfterGc: number;
+  convergeMs: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violations: readonly Violation[];
+  readonly stats: SimStats;
+}
+
+const CORE: CoreConfig = {
+  gossipIntervalMs: 50,
+  gossipFanout: 1,
+  gossipMaxRecords: 5000,
+  queryHoldMs: 1500,
+  pullRetryMs: 100,
+  bindTimeoutMs: 300,
+  snapshotRetryMs: 300,
+  dedupWindowMs: 600_000,
+};
+const LEASE_MS = 400;
+const TICK_MS = 10;
+const RM_TIMEOUT_MS = 250;
+
+type Addr = string;
+type Body =
+  | { kind: 'rm'; input: Input }
+  | { kind: 'fe'; input: FeInput }
+  | { kind: 'client'; requestId: RequestId; reply: ClientReply };
+
+type Ev =
+  | { k: 'msg'; from: Addr; to: Addr; body: Body }
+  | { k: 'tick'; node: Addr }
+  | { k: 'client'; name: string }
+  | { k: 'final'; name: string }
+  | { k: 'fault' }
+  | { k: 'restart'; name: string }
+  | { k: 'unregister'; id: ReplicaId }
+  | { k: 'register'; id: ReplicaId }
+  | { k: 'status'; id: ReplicaId; status: ReplicaStatus }
+  | { k: 'heal-link'; key: string }
+  | { k: 'unisolate'; id: ReplicaId };
+
+interface RmNode {
+  readonly id: ReplicaId;
+  readonly name: string;
+  state: ReplicaState;
+  store: MemoryStore;
+  applied: Set<UpdateId>;
+}
+
+interface ClientNode {
+  readonly name: string;
+  readonly user: UserId;
+  prev: VTS;
+  busy: boolean;
+  seq: number;
+  pendingQuery?: Query | undefined;
+  pendingUpdate?: { key: string; op: Update } | undefined;
+  expectError?: string | undefined;
+  stopped: boolean;
+  finalDone?: boolean;
+}
+
+interface ObservedAnswer {
+  readonly result: QueryResult;
+  readonly observed: readonly [string, Version][];
+}
+
+export class World {
+  readonly rng: Rng;
+  readonly queue = new EventQueue<Ev>();
+  readonly checker = new SessionChecker();
+  readonly violations: Violation[] = [];
+  time = 0;
+  readonly stats: SimStats;
+  private readonly movies: SeedMovie[];
+  private readonly ratings: SeedRating[];
+  readonly rms = new Map<ReplicaId, RmNode>();
+  /** The naming service's view: registered replica incarnations. */
+  private readonly registered = new Set<ReplicaId>();
+  private readonly status = new Map<ReplicaId, ReplicaStatus>();
+  private readonly isolated = new Set<ReplicaId>();
+  private readonly cuts = new Set<string>();
+  private readonly crashedNames = new Set<string>();
+  private readonly fes = new Map<string, FeState>();
+  private readonly clients = new Map<string, ClientNode>();
+  /** uid → version and row key, captured from the FE's sends (the oracle). */
+  private readonly updates = new Map<UpdateId, { version: Version; key: string }>();
+  private readonly acked = new Map<UpdateId, { version: Version; key: string }>();
+  private epoch = 0;
+  private loss: number;
+  private dup: number;
+  private readonly maxDelay: number;
+  private faultsOn: boolean;
+  private readonly trace: ((line: string) => void) | undefined;
+
+  constructor(readonly opts: SimOptions) {
+    this.rng = rngFromState(seedFrom(`sim:${opts.seed}`));
+    this.trace = opts.trace;
+    const r = this.rng;
+    const nRm = opts.replicas ?? r.int(3, 9);
+    this.faultsOn = opts.faults ?? true;
+    this.loss = this.faultsOn ? r.next() * 0.1 : 0;
+    this.dup = this.faultsOn ? r.next() * 0.05 : 0;
+    this.maxDelay = r.int(2, 30);
+    this.stats = {
+      replicas: nRm,
+      ops: 0,
+      updatesAcked: 0,
+      singleCopyAcks: 0,
+      failedRequests: 0,
+      crashes: 0,
+      isolations: 0,
+      partitions: 0,
+      statusChanges: 0,
+      messages: 0,
+      dropped: 0,
+      duplicated: 0,
+      snapshots: 0,
+      recruits: 0,
+      maxLogAfterGc: 0,
+      convergeMs: -1,
+    };
+    this.movies = Array.from({ length: 10 }, (_, i) => ({ movieId: i + 1, title: `Movie ${i + 1}`, genres: ['Drama'] }));
+    this.ratings = [];
+    for (let u = 1; u <= 6; u++) {
+      for (let m = 1; m <= 10; m++) if (r.chance(0.3)) this.ratings.push({ userId: u, movieId: m, rating: r.int(1, 10) / 2, timestamp: 1000 + u * 10 + m });
+    }
+    const ids = Array.from({ length: nRm }, (_, i) => this.newId(`rm${i + 1}`));
+    for (const id of ids) {
+      this.registered.add(id);
+      this.status.set(id, 'ACTIVE');
+      this.addRm(id, ids, true);
+    }
+    const nFe = opts.frontends ?? 2;
+    for (let i = 1; i <= nFe; i++) {
+      const name = `fe${i}`;
+      const fe = createFrontend(name, { rmRequestTimeoutMs: RM_TIMEOUT_MS }, 0, seedFrom(`${opts.seed}:${name}`));
+      this.fes.set(name, fe);
+      this.runFe(name, { type: 'replicas', list: this.replicaList() });
+      this.queue.push(r.int(0, TICK_MS), { k: 'tick', node: name });
+    }
+    const nCl = opts.clients ?? r.int(3, 8);
+    for (let i = 1; i <= nCl; i++) {
+      // Clients share user ids so that one user writes from two sessions at once.
+      const c: ClientNode = { name: `c${i}`, user: (1 + (i % 3)) as UserId, prev: V.zero(), busy: false, seq: 0, stopped: false };
+      this.clients.set(c.name, c);
+      this.queue.push(r.int(0, 50), { k: 'client', name: c.name });
+    }
+    if (this.faultsOn) this.queue.push(r.int(50, 200), { k: 'fault' });
+  }
+
+  private log(line: string): void {
+    this.trace?.(`${String(this.time).padStart(6)} ${line}`);
+  }
+
+  private violate(rule: string, detail: string): void {
+    this.violations.push({ time: this.time, rule, detail });
+    this.log(`VIOLATION ${rule}: ${detail}`);
+  }
+
+  private newId(name: string): ReplicaId {
+    return makeReplicaId(name, `e${this.epoch++}`);
+  }
+
+  private addRm(id: ReplicaId, peers: readonly ReplicaId[], fresh: boolean): void {
+    const name = id.slice(0, id.lastIndexOf('.'));
+    const state = createReplica({ id, config: CORE, now: this.time, seed: seedFrom(`${this.opts.seed}:${id}`), peers, fresh });
+    this.rms.set(id, { id, name, state, store: new MemoryStore(this.movies, this.ratings), applied: new Set() });
+    this.queue.push(this.time + this.rng.int(1, TICK_MS), { k: 'tick', node: id });
+  }
+
+  private replicaList(): { id: ReplicaId; status: ReplicaStatus }[] {
+    return [...this.registered].sort().map((id) => ({ id, status: this.status.get(id) ?? 'ACTIVE' }));
+  }
+
+  // -------------------------------------------------------------------------
+  // Network
+
+  private linkUp(from: Addr, to: Addr): boolean {
+    if (this.isolated.has(from as ReplicaId) || this.isolated.has(to as ReplicaId)) return false;
+    if (this.cuts.has(`${from}|${to}`)) return false;
+    const sOff = this.status.get(from as ReplicaId) === 'OFFLINE' || this.status.get(to as ReplicaId) === 'OFFLINE';
+    return !sOff;
+  }
+
+  private send(from: Addr, to: Addr, body: Body): void {
+    this.stats.messages++;
+    // Client ↔ front end runs in one process in the real system too; it is never lossy here.
+    const lossy = body.kind !== 'client' && !(body.kind === 'fe' && body.input.type !== 'rmReply');
+    if (lossy && (!this.linkUp(from, to) || this.rng.chance(this.loss))) {
+      this.stats.dropped++;
+      return;
+    }
+    const delay = lossy ? this.rng.int(1, this.maxDelay) : 1;
+    this.queue.push(this.time + delay, { k: 'msg', from, to, body });
+    if (lossy && this.rng.chance(this.dup)) {
+      this.stats.duplicated++;
+      this.queue.push(this.time + this.rng.int(1, this.maxDelay * 2), { k: 'msg', from, to, body });
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Replica driver: carries out the core's effects on the store and network.
+
+  private runRm(node: RmNode, input: Input): void {
+    const { effects } = step(node.state, input);
+    this.stats.maxLogAfterGc = Math.max(this.stats.maxLogAfterGc, node.state.log.size);
+    for (const e of effects) this.rmEffect(node, e);
+  }
+
+  private rmEffect(node: RmNode, e: Effect): void {
+    switch (e.type) {
+      case 'apply':
+        if (node.applied.has(e.uid)) this.violate('applied once', `${node.id} applied ${e.uid} twice`);
+        node.applied.add(e.uid);
+        node.store.apply(e.op, e.version);
+        return;
+      case 'answer': {
+        let body: FeInput;
+        try {
+          const result = node.store.query(e.query);
+          const observed: ObservedAnswer = { result, observed: [...node.store.versionsReadBy(e.query)] };
+          body = { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: true, valueTS: e.valueTS, result: observed } };
+        } catch (err) {
+          if (!(err instanceof OpError)) throw err;
+          body = { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: false, code: err.code, message: err.message } };
+        }
+        this.send(node.id, e.to, { kind: 'fe', input: body });
+        return;
+      }
+      case 'ack':
+        this.send(node.id, e.to, { kind: 'fe', input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: true, ts: e.ts, uid: e.uid } } });
+        return;
+      case 'fail':
+        this.send(node.id, e.to, { kind: 'fe', input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: false, code: e.code, message: e.message } } });
+        return;
+      case 'send':
+        this.send(node.id, e.to, { kind: 'rm', input: { type: 'peer', from: node.id, msg: e.msg } });
+        return;
+      case 'sendSnapshot': {
+        const msg: PeerMessage = { type: 'snapshot', snapshot: e.snapshot, overlay: node.store.exportOverlay() };
+        this.stats.snapshots++;
+        this.send(node.id, e.to, { kind: 'rm', input: { type: 'peer', from: node.id, msg } });
+        return;
+      }
+      case 'installSnapshot':
+        node.store = new MemoryStore(this.movies, this.ratings);
+        node.store.importOverlay(e.overlay);
+        node.applied = new Set();
+        this.log(`${node.id} installed a snapshot (${e.overlay.length} rows)`);
+        return;
+      case 'event':
+        if (e.event.kind === 'recruited') this.stats.recruits++;
+        return;
+    }
+  }
+
+  /** A front end or client request reaching a replica: the driver validates what needs the data. */
+  private deliverToRm(node: RmNode, from: Addr, input: Input): void {
+    if (input.type === 'update' && !node.store.hasMovie(input.op.movieId)) {
+      this.send(node.id, from, {
+        kind: 'fe',
+        input: { type: 'rmReply', rmRequestId: input.requestId, rm: node.id, reply: { ok: false, code: 'UNKNOWN_MOVIE', message: `there is no movie with id ${input.op.movieId}` } },
+      });
+      return;
+    }
+    this.runRm(node, input);
+  }
+
+  // -------------------------------------------------------------------------
+  // Front end driver
+
+  private runFe(name: string, input: FeInput): void {
+    const fe = this.fes.get(name)!;
+    for (const e of feStep(fe, input)) this.feEffect(name, e);
+  }
+
+  private feEffect(name: string, e: FeEffect): void {
+    switch (e.type) {
+      case 'sendQuery':
+        this.send(name, e.rm, { kind: 'rm', input: { type: 'query', from: name, requestId: e.rmRequestId as RequestId, prev: e.prev, query: e.query } });
+        return;
+      case 'sendUpdate': {
+        const key = `${e.op.userId}:${e.op.movieId}`;
+        const version: Version = { order: V.sum(e.prev), uid: e.uid };
+        const seen = this.updates.get(e.uid);
+        if (seen && (seen.version.order !== version.order || seen.key !== key)) this.violate('same prev for every copy', `${e.uid} sent with two prevs`);
+        this.updates.set(e.uid, { version, key });
+        this.send(name, e.rm, {
+          kind: 'rm',
+          input: { type: 'update', from: name, requestId: e.rmRequestId as RequestId, uid: e.uid, prev: e.prev, op: e.op, issuedAt: e.issuedAt, copies: e.copies },
+        });
+        return;
+      }
+      case 'reply':
+        this.send(name, e.to, { kind: 'client', requestId: e.requestId, reply: e.reply });
+        return;
+      case 'chose':
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Clients
+
+  private clientAct(c: ClientNode): void {
+    if (c.busy || c.stopped) return;
+    const r = this.rng;
+    const requestId = `${c.name}:${++c.seq}` as RequestId;
+    const fe = r.pick([...this.fes.keys()].sort());
+    const movie = r.int(1, 6) as MovieId;
+    const ts = 1_000_000 + this.stats.ops;
+    this.stats.ops++;
+    c.busy = true;
+    c.expectError = undefined;
+    const roll = r.next();
+    if (roll < 0.4) {
+      const del = roll < 0.1;
+      const op: Update = del
+        ? { kind: 'delete', userId: c.user, movieId: movie, timestamp: ts }
+        : { kind: 'rate', userId: c.user, movieId: movie, rating: r.int(1, 10) / 2, timestamp: ts };
+      c.pendingUpdate = { key: `${c.user}:${movie}`, op };
+      c.pendingQuery = undefined;
+      this.log(`${c.name} → ${fe} ${op.kind} ${op.userId}:${op.movieId} prev ${V.format(c.prev)}`);
+      this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: c.prev, op, issuedAt: this.time } });
+      return;
+    }
+    let query: Query;
+    if (roll < 0.65) query = { kind: 'get', userId: (r.chance(0.7) ? c.user : r.int(1, 6)) as UserId, movieId: movie };
+    else if (roll < 0.8) query = { kind: 'mine', userId: c.user };
+    else if (roll < 0.95) query = { kind: 'avg', movieId: movie };
+    else {
+      // Bad input must fail with the right error and change nothing.
+      const bad = r.chance(0.5);
+      const op: Update = bad
+        ? { kind: 'rate', userId: c.user, movieId: movie, rating: 4.3, timestamp: ts }
+        : { kind: 'rate', userId: c.user, movieId: 999 as MovieId, rating: 3, timestamp: ts };
+      c.expectError = bad ? 'BAD_RATING' : 'UNKNOWN_MOVIE';
+      c.pendingUpdate = undefined;
+      c.pendingQuery = undefined;
+      this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: c.prev, op, issuedAt: this.time } });
+      return;
+    }
+    c.pendingQuery = query;
+    c.pendingUpdate = undefined;
+    this.log(`${c.name} → ${fe} ${query.kind} prev ${V.format(c.prev)}`);
+    this.send(c.name, fe, { kind: 'fe', input: { type: 'clientQuery', from: c.name, requestId, prev: c.prev, query } });
+  }
+
+  private clientReply(c: ClientNode, reply: ClientReply): void {
+    c.busy = false;
+    if (c.expectError) {
+      if (reply.ok || (reply.code !== c.expectError && reply.code !== 'UNAVAILABLE')) {
+        this.violate('bad input is refused', `${c.name} expected ${c.expectError}, got ${reply.ok ? 'ok' : reply.code}`);
+      }
+    } else if (!reply.ok) {
+      this.stats.failedRequests++;
+      this.log(`${c.name} ← error ${reply.code}: ${reply.message}`);
+    } else if (reply.kind === 'update') {
+      const u = this.updates.get(reply.uid);
+      if (!u) throw new Error(`ack for unknown uid ${reply.uid}`);
+      this.stats.updatesAcked++;
+      if (reply.servedBy.length < 2) this.stats.singleCopyAcks++;
+      this.acked.set(reply.uid, u);
+      this.checker.wrote(this.time, c.name, u.key, u.version);
+      this.log(`${c.name} ← ack ${reply.uid} by ${reply.servedBy.join(',')} ts ${V.format(reply.ts)}`);
+    } else if (c.pendingQuery) {
+      const ans = reply.result as ObservedAnswer;
+      this.checker.read(this.time, c.name, reply.servedBy.join(','), c.pendingQuery, new Map(ans.observed));
+      if (c.finalDone === false) c.finalDone = true;
+      this.log(`${c.name} ← ${c.pendingQuery.kind} from ${reply.servedBy[0]} valueTS ${V.format(reply.valueTS)}`);
+    }
+    if (reply.ok) {
+      if (!V.leq(c.prev, reply.ts)) this.violate('session timestamps only grow', `${c.name} got ts ${V.format(reply.ts)} below its prev ${V.format(c.prev)}`);
+      c.prev = V.merge(c.prev, reply.ts);
+    }
+    if (!c.stopped) this.queue.push(this.time + this.rng.int(1, 40), { k: 'client', name: c.name });
+    else if (!reply.ok && c.pendingQuery && c.finalDone === false) this.queue.push(this.time + 50, { k: 'final', name: c.name });
+  }
+
+  private sendFinalRead(c: ClientNode): void {
+    c.busy = true;
+    c.pendingQuery = { kind: 'mine', userId: c.user };
+    c.expectError = undefined;
+    const fe = [...this.fes.keys()].sort()[++c.seq % this.fes.size]!;
+    this.send(c.name, fe, { kind: 'fe', input: { type: 'clientQuery', from: c.name, requestId: `${c.name}:${c.seq}` as RequestId, prev: c.prev, query: c.pendingQuery } });
+  }
+
+  // -------------------------------------------------------------------------
+  // Faults
+
+  /** Replicas currently able to serve (not crashed, isolated, offline or recovering). */
+  private upReplicas(): RmNode[] {
+    return [...this.rms.values()].filter((n) => !this.isolated.has(n.id) && this.status.get(n.id) !== 'OFFLINE' && n.state.phase === 'serving');
+  }
+
+  /** The model tolerates one failure: never take down the last other holder of an acknowledged update. */
+  private safeToLose(victim: RmNode): boolean {
+    const others = this.upReplicas().filter((n) => n.id !== victim.id);
+    if (others.length < 2) return false;
+    for (const uid of this.acked.keys()) {
+      if (!others.some((n) => n.state.copiesByUid.has(uid) || n.state.executed.has(uid))) return false;
+    }
+    return true;
+  }
+
+  private injectFault(): void {
+    const r = this.rng;
+    const roll = r.next();
+    const nodes = [...this.rms.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const victim = r.pick(nodes);
+    if (roll < 0.25) {
+      if (!this.safeToLose(victim)) return;
+      this.crash(victim);
+    } else if (roll < 0.45) {
+      if (!this.safeToLose(victim) || this.isolated.size > 0) return;
+      this.stats.isolations++;
+      this.isolated.add(victim.id);
+      const ms = r.int(100, 1200);
+      this.log(`FAULT isolate ${victim.id} for ${ms} ms`);
+      if (ms > LEASE_MS) this.queue.push(this.time + LEASE_MS, { k: 'unregister', id: victim.id });
+      this.queue.push(this.time + ms, { k: 'unisolate', id: victim.id });
+    } else if (roll < 0.65) {
+      const ids = nodes.map((n) => n.id);
+      const side = new Set(ids.filter(() => r.chance(0.5)));
+      const ms = r.int(50, 600);
+      this.stats.partitions++;
+      this.log(`FAULT partition {${[...side].join(',')}} for ${ms} ms`);
+      for (const a of ids) {
+        for (const b of ids) {
+          if (side.has(a) !== side.has(b)) {
+            const key = `${a}|${b}`;
+            this.cuts.add(key);
+            this.queue.push(this.time + ms, { k: 'heal-link', key });
+          }
+        }
+      }
+    } else if (roll < 0.85) {
+      const choice: ReplicaStatus = r.pick(['ACTIVE', 'OVERLOADED', 'OFFLINE']);
+      if (choice === 'OFFLINE' && !this.safeToLose(victim)) return;
+      this.setStatus(victim.id, choice);
+      if (choice !== 'ACTIVE') this.queue.push(this.time + r.int(50, 500), { k: 'status', id: victim.id, status: 'ACTIVE' });
+    }
+  }
+
+  private crash(victim: RmNode): void {
+    this.stats.crashes++;
+    this.log(`FAULT crash ${victim.id} (memory lost)`);
+    this.rms.delete(victim.id);
+    this.crashedNames.add(victim.name);
+    this.queue.push(this.time + LEASE_MS, { k: 'unregister', id: victim.id });
+    this.queue.push(this.time + this.rng.int(LEASE_MS, LEASE_MS * 3), { k: 'restart', name: victim.name });
+  }
+
+  private setStatus(id: ReplicaId, status: ReplicaStatus): void {
+    if (!this.rms.has(id)) return;
+    this.stats.statusChanges++;
+    this.status.set(id, status);
+    this.log(`status ${id} ${status}`);
+    this.broadcastReplicas();
+  }
+
+  private broadcastReplicas(): void {
+    for (const fe of this.fes.keys()) this.runFe(fe, { type: 'replicas', list: this.replicaList() });
+  }
+
+  private register(id: ReplicaId): void {
+    const node = this.rms.get(id);
+    if (!node) return;
+    if (!this.registered.has(id)) {
+      this.registered.add(id);
+      for (const n of this.rms.values()) if (n.id !== id && !this.isolated.has(n.id)) this.runRm(n, { type: 'peerJoined', id });
+    }
+    // The (re)joining replica learns the current membership (it may have missed changes while cut off).
+    for (const other of this.registered) if (other !== id && !node.state.members.has(other)) this.runRm(node, { type: 'peerJoined', id: other });
+    for (const m of [...node.state.members]) if (!this.registered.has(m)) this.runRm(node, { type: 'peerLeft', id: m });
+    this.broadcastReplicas();
+  }
+
+  private unregister(id: ReplicaId): void {
+    if (!this.registered.delete(id)) return;
+    this.log(`naming: ${id} left`);
+    for (const n of this.rms.values()) if (n.id !== id && !this.isolated.has(n.id)) this.runRm(n, { type: 'peerLeft', id });
+    this.broadcastReplicas();
+  }
+
+  // -------------------------------------------------------------------------
+  // Main loop
+
+  private handle(ev: Ev): void {
+    switch (ev.k) {
+      case 'msg': {
+        const b = ev.body;
+        if (b.kind === 'rm') {
+          const node = this.rms.get(ev.to as ReplicaId);
+          if (!node || !this.linkUp(ev.from, ev.to)) return;
+          if (b.input.type === 'peer') this.runRm(node, b.input);
+          else this.deliverToRm(node, ev.from, b.input);
+        } else if (b.kind === 'fe') {
+          if (this.fes.has(ev.to)) this.runFe(ev.to, b.input);
+        } else {
+          const c = this.clients.get(ev.to);
+          if (c) this.clientReply(c, b.reply);
+        }
+        return;
+      }
+      case 'tick': {
+        const node = this.rms.get(ev.node as ReplicaId);
+        if (node) {
+          if (!this.isolated.has(node.id) && this.status.get(node.id) !== 'OFFLINE') this.runRm(node, { type: 'tick', now: this.time });
+          this.queue.push(this.time + TICK_MS, ev);
+        } else if (this.fes.has(ev.node)) {
+          this.runFe(ev.node, { type: 'tick', now: this.time });
+          this.queue.push(this.time + TICK_MS, ev);
+        }
+        return;
+      }
+      case 'client': {
+        const c = this.clients.get(ev.name)!;
+        this.clientAct(c);
+        return;
+      }
+      case 'final':
+        this.sendFinalRead(this.clients.get(ev.name)!);
+        return;
+      case 'fault':
+        if (!this.faultsOn) return;
+        this.injectFault();
+        this.queue.push(this.time + this.rng.int(30, 250), { k: 'fault' });
+        return;
+      case 'restart': {
+        if (!this.crashedNames.delete(ev.name)) return;
+        const id = this.newId(ev.name);
+        this.log(`restart ${ev.name} as ${id}`);
+        this.status.set(id, 'ACTIVE');
+        this.addRm(id, [...this.registered].filter((p) => this.rms.has(p)), false);
+        this.queue.push(this.time + 5, { k: 'register', id });
+        return;
+      }
+      case 'register':
+        this.register(ev.id);
+        return;
+      case 'unregister':
+        // An isolated replica that is back before its lease ran out never left.
+        if (this.rms.has(ev.id) && !this.isolated.has(ev.id)) return;
+        this.unregister(ev.id);
+        return;
+      case 'status':
+        this.setStatus(ev.id, ev.status);
+        return;
+      case 'heal-link':
+        this.cuts.delete(ev.key);
+        return;
+      case 'unisolate':
+        if (!this.isolated.delete(ev.id)) return;
+        this.log(`heal isolation of ${ev.id}`);
+        if (this.rms.has(ev.id)) this.register(ev.id);
+        return;
+    }
+  }
+
+  private runUntil(t: number, stop?: () => boolean): boolean {
+    for (;;) {
+      if (stop?.()) return true;
+      const next = this.queue.pop();
+      if (!next) return false;
+      if (next.time > t) {
+        this.queue.push(next.time, next.ev);
+        this.time = t;
+        return false;
+      }
+      this.time = next.time;
+      this.handle(next.ev);
+    }
+  }
+
+  /** Ends every fault: links healed, everyone online, crashed replicas restarted, no loss. */
+  private healAll(): void {
+    this.faultsOn = false;
+    this.loss = 0;
+    this.dup = 0;
+    this.cuts.clear();
+    for (const id of [...this.isolated]) this.handle({ k: 'unisolate', id });
+    for (const id of this.rms.keys()) if (this.status.get(id) !== 'ACTIVE') this.setStatus(id, 'ACTIVE');
+    for (const name of [...this.crashedNames]) this.handle({ k: 'restart', name });
+    for (const id of [...this.registered]) if (!this.rms.has(id)) this.unregister(id);
+  }
+
+  private converged(): boolean {
+    const nodes = [...this.rms.values()];
+    if (nodes.length === 0 || nodes.some((n) => n.state.phase !== 'serving' || !this.registered.has(n.id))) return false;
+    if ([...this.registered].some((id) => !this.rms.has(id))) return false;
+    const [first, ...rest] = nodes;
+    for (const n of nodes) if (n.state.log.size > 0) return false;
+    for (const n of rest) {
+      if (!V.equals(n.state.valueTS, first!.state.valueTS) || !V.equals(n.state.prefixTS, first!.state.prefixTS)) return false;
+    }
+    return true;
+  }
+
+  run(): SimResult {
+    const faultMs = this.opts.faultMs ?? 2500;
+    const healMs = this.opts.healMs ?? 6000;
+    this.runUntil(faultMs);
+    // Heal: stop new client work, let requests in flight finish, end all faults.
+    for (const c of this.clients.values()) c.stopped = true;
+    this.healAll();
+    this.log('HEAL');
+    const healStart = this.time;
+    const done = this.runUntil(healStart + healMs, () => this.converged() && [...this.clients.values()].every((c) => !c.busy));
+    if (!done) {
+      const detail = [...this.rms.values()].map((n) => `${n.id}[${n.state.phase}] log ${n.state.log.size} prefix ${V.format(n.state.prefixTS)}${this.explainStuck(n)}`).join('; ');
+      this.violate('converges after healing', `not converged ${healMs} ms after healing: ${detail}`);
+    } else {
+      this.stats.convergeMs = this.time - healStart;
+      this.checkConverged();
+      this.finalReads();
+    }
+    for (const v of this.checker.violations) this.violations.push(v);
+    return { seed: this.opts.seed, ok: this.violations.length === 0, violations: this.violations, stats: this.stats };
+  }
+
+  /** Why the oldest unapplied records of a replica are not applied (for failure reports). */
+  private explainStuck(n: RmNode): string {
+    const st = n.state;
+    // The records right after each node's prefix are what holds the prefix back.
+    const stuck = [...new Set([...st.log.values()].map((e) => e.rec.node))]
+      .map((node) => recordKey(node, V.get(st.prefixTS, node) + 1))
+      .map((key) => [key, st.log.get(key)] as const)
+      .filter((x): x is readonly [string, NonNullable<(typeof x)[1]>] => x[1] !== undefined && !x[1].applied)
+      .slice(0, 4);
+    const unapplied = [...st.log.values()].filter((e) => !e.applied).length;
+    const parts = stuck.map(([key, e]) => {
+      const lack = V.ahead(st.prefixTS, e.rec.prev).map((k) => `${k}${st.retired.has(k) ? '(retired)' : ''}`);
+      const holders = new Set([...(st.copiesByUid.get(e.rec.uid) ?? [])].map((k) => k.split('#')[0]));
+      return `${key} uid ${e.rec.uid} lacks [${lack.join(',')}] holders [${[...holders].join(',')}] executed ${st.executed.has(e.rec.uid)}`;
+    });
+    return ` unapplied ${unapplied} members [${[...st.members].join(',')}] retired [${[...st.retired].join(',')}] table {${[...st.table].map(([p, t]) => `${p}: ${V.format(t)}`).join(' | ')}} ${parts.join(' / ')}`;
+  }
+
+  private checkConverged(): void {
+    const nodes = [...this.rms.values()];
+    const digests = new Set(nodes.map((n) => n.store.digest()));
+    if (digests.size !== 1) this.violate('replicas agree', `digests differ: ${nodes.map((n) => `${n.id}=${n.store.digest()}`).join(' ')}`);
+    for (const [uid, u] of this.acked) {
+      const [user, movie] = u.key.split(':').map(Number) as [number, number];
+      for (const n of nodes) {
+        const v = n.store.versionOf(user, movie);
+        if (!v || v.order < u.version.order || (v.order === u.version.order && v.uid < u.version.uid)) {
+          this.violate('acknowledged updates survive', `${uid} (${u.key}) missing at ${n.id}`);
+          break;
+        }
+      }
+    }
+  }
+
+  /** After convergence every client must be served again, fresh: no session stuck on a dead replica's entries. */
+  private finalReads(): void {
+    for (const c of this.clients.values()) {
+      c.finalDone = false;
+      this.sendFinalRead(c);
+    }
+    const ok = this.runUntil(this.time + 3000, () => [...this.clients.values()].every((c) => c.finalDone));
+    if (!ok) {
+      const stuck = [...this.clients.values()].filter((c) => !c.finalDone).map((c) => `${c.name} prev ${V.format(c.prev)}`);
+      this.violate('sessions stay live', `after healing, reads did not succeed for ${stuck.join('; ')}`);
+    }
+  }
+}
+
+export function runSeed(opts: SimOptions): SimResult {
+  return new World(opts).run();
+}
