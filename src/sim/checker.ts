@@ -8,7 +8,9 @@
  * - monotonic reads: a read never shows a row older than one this client
  *   has already read;
  * - monotonic writes: a client's later write to a row has a greater version
- *   than its earlier ones (so it wins everywhere).
+ *   than its earlier ones (so it wins everywhere);
+ * - writes follow reads (causality across rows): whoever observes a write
+ *   also observes everything its writer had seen or written before issuing it.
  *
  * "Older" is the last-writer-wins version order, which extends causality.
  */
@@ -27,7 +29,14 @@ export class SessionChecker {
   private readonly knowledge = new Map<string, Map<string, Version>>();
   /** client → row key → version of its newest acknowledged write. */
   private readonly lastWrite = new Map<string, Map<string, Version>>();
+  /** uid → the writer's knowledge when it issued that write (its causal past). */
+  private readonly pastOf = new Map<string, Map<string, Version>>();
   readonly violations: Violation[] = [];
+
+  /** A client issues a write: remember what it had seen, which the write now depends on. */
+  issued(client: string, uid: string): void {
+    this.pastOf.set(uid, new Map(this.known(client)));
+  }
 
   private known(client: string): Map<string, Version> {
     let k = this.knowledge.get(client);
@@ -56,6 +65,19 @@ export class SessionChecker {
   /** A read answered by `replica`, which read rows `observed` (key → version, tombstones included). */
   read(time: number, client: string, replica: string, q: Query, observed: ReadonlyMap<string, Version>): void {
     const k = this.known(client);
+    // What the observed writes depend on must be visible in this same answer too.
+    const pastRules = new Map<string, string>();
+    for (const v of observed.values()) {
+      const past = this.pastOf.get(v.uid);
+      if (!past) continue;
+      for (const [key, pv] of past) {
+        const cur = k.get(key);
+        if (!cur || compareVersions(pv, cur) > 0) {
+          k.set(key, pv);
+          pastRules.set(key, `causal past of ${v.uid}`);
+        }
+      }
+    }
     const inScope = (key: string): boolean => {
       const [u, m] = key.split(':').map(Number);
       switch (q.kind) {
@@ -75,7 +97,7 @@ export class SessionChecker {
       const got = observed.get(key);
       if (!got || compareVersions(got, want) < 0) {
         const wroteIt = this.lastWrite.get(client)?.get(key);
-        const rule = wroteIt && compareVersions(wroteIt, want) === 0 ? 'read your writes' : 'monotonic reads';
+        const rule = pastRules.has(key) ? 'writes follow reads' : wroteIt && compareVersions(wroteIt, want) === 0 ? 'read your writes' : 'monotonic reads';
         this.violations.push({ time, rule, detail: `${client} read ${key} at ${replica}: got ${fmt(got)}, had seen ${fmt(want)} (${q.kind})` });
       }
     }

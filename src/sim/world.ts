@@ -142,6 +142,8 @@ export class World {
   /** uid → version and row key, captured from the FE's sends (the oracle). */
   private readonly updates = new Map<UpdateId, { version: Version; key: string }>();
   private readonly acked = new Map<UpdateId, { version: Version; key: string }>();
+  /** uid → the client that issued it (FE uids embed the client's request id). */
+  private readonly feClient = { get: (uid: string) => uid.split(':')[1] };
   private epoch = 0;
   private loss: number;
   private dup: number;
@@ -341,6 +343,7 @@ export class World {
         const version: Version = { order: V.sum(e.prev), uid: e.uid };
         const seen = this.updates.get(e.uid);
         if (seen && (seen.version.order !== version.order || seen.key !== key)) this.violate('same prev for every copy', `${e.uid} sent with two prevs`);
+        if (!seen) this.checker.issued(this.feClient.get(e.uid) ?? '', e.uid);
         this.updates.set(e.uid, { version, key });
         this.send(name, e.rm, {
           kind: 'rm',
@@ -450,13 +453,17 @@ export class World {
     return [...this.rms.values()].filter((n) => !this.isolated.has(n.id) && this.status.get(n.id) !== 'OFFLINE' && n.state.phase === 'serving');
   }
 
-  /** The model tolerates one failure: never take down the last other holder of an acknowledged update. */
+  /**
+   * The model tolerates one failure: never take down a replica that is the
+   * only one up holding an update (acknowledged, or logged and perhaps about
+   * to be acknowledged with a single copy).
+   */
   private safeToLose(victim: RmNode): boolean {
     const others = this.upReplicas().filter((n) => n.id !== victim.id);
     if (others.length < 2) return false;
-    for (const uid of this.acked.keys()) {
-      if (!others.some((n) => n.state.copiesByUid.has(uid) || n.state.executed.has(uid))) return false;
-    }
+    const heldElsewhere = (uid: UpdateId) => others.some((n) => n.state.copiesByUid.has(uid) || n.state.executed.has(uid));
+    for (const uid of this.acked.keys()) if (!heldElsewhere(uid)) return false;
+    for (const uid of victim.state.copiesByUid.keys()) if (!heldElsewhere(uid)) return false;
     return true;
   }
 
