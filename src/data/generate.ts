@@ -58,6 +58,12 @@ export interface Dataset {
   readonly ratings: readonly GeneratedRating[];
 }
 
+/** Rows for a data file: any movies and ratings (a Dataset is one). */
+export interface DataRows {
+  readonly movies: readonly { readonly movieId: number; readonly title: string; readonly genres: readonly string[] }[];
+  readonly ratings: readonly GeneratedRating[];
+}
+
 /** First and last rating time of MovieLens "latest-small" (Unix seconds). */
 export const FIRST_TIMESTAMP = 828_124_800; // 1996-03-29T00:00:00Z
 export const LAST_TIMESTAMP = 1_537_799_250; // 2018-09-24T14:27:30Z
@@ -414,8 +420,11 @@ export function generateDataset(opts: GenerateOptions = {}): Dataset {
   return { movies, ratings };
 }
 
-/** Inserts a data set into a database that has the schema's tables (one transaction, prepared statements). */
-export function insertDataset(db: Database, data: Dataset): void {
+/**
+ * Inserts rows into a database that has the schema's tables, in the order
+ * given (one transaction, prepared statements).
+ */
+export function insertDataset(db: Database, data: DataRows): void {
   db.run('BEGIN');
   const movie = db.prepare('INSERT INTO movies (movieId, title, genres) VALUES (?, ?, ?)');
   const rating = db.prepare('INSERT INTO ratings (userId, movieId, rating, timestamp) VALUES (?, ?, ?, ?)');
@@ -432,8 +441,12 @@ export function insertDataset(db: Database, data: Dataset): void {
   }
 }
 
-/** A data file's bytes for a data set: the same data set always gives the same bytes. */
-export async function buildDataFile(data: Dataset): Promise<Uint8Array> {
+/**
+ * A data file's bytes holding these rows: the same rows in the same order
+ * always give the same bytes. Insert ratings in (userId, movieId) order for
+ * the most compact file.
+ */
+export async function buildDataFile(data: DataRows): Promise<Uint8Array> {
   const SQL = await sqlJs();
   const db = new SQL.Database();
   try {
