@@ -9,9 +9,10 @@
  * - temp.overlay: every row written since load with its LWW version
  *   (`ord`, `uid`); a NULL rating is a tombstone. A (user, movie) with no
  *   overlay row and a row in `ratings` is a base row, at BASE_VERSION.
- * - temp.movie_text: titles and genres lower-cased by JavaScript at load, so
- *   search matches exactly what MemoryStore's `toLowerCase()` matches (SQLite's
- *   own case folding only knows ASCII).
+ * - temp.movie_text: titles and genres lower-cased at load exactly as
+ *   JavaScript's `toLowerCase()` does (SQLite's lower() for all-ASCII rows,
+ *   where the two agree; JavaScript for the rest), so search matches what
+ *   MemoryStore matches.
  * TEMP tables live only in this process: the file never holds replica state.
  *
  * Versions are compared in JavaScript (compareVersions), not in SQL: SQLite
