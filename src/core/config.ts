@@ -57,7 +57,7 @@ export interface Config {
   leaseMs: number;
 
   // ---- protocol ----------------------------------------------------------
-  /** Largest accepted socket.io message, in bytes. */
+  /** Largest accepted socket.io message, in bytes. Snapshots carry every rating changed since start, so this is generous. */
   maxMessageBytes: number;
 }
 
@@ -80,7 +80,7 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   feRequestTimeoutMs: 5000,
   heartbeatMs: 400,
   leaseMs: 1500,
-  maxMessageBytes: 4 * 1024 * 1024,
+  maxMessageBytes: 32 * 1024 * 1024,
 });
 
 /** For tests: fast gossip and timeouts, no random status changes. */

@@ -17,8 +17,10 @@ import type { OpErrorCode, Query, Update } from '../core/ops.js';
 import { rngFromState } from '../core/rng.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
+import type { ClientReply, ReplicaStatus } from '../core/protocol.js';
 
-export type ReplicaStatus = 'ACTIVE' | 'OVERLOADED' | 'OFFLINE';
+export type { ClientReply, ReplicaStatus };
+
 
 export interface FeReplica {
   readonly id: ReplicaId;
@@ -119,29 +121,6 @@ export type FeEffect =
     }
   /** For the trace view: which replicas were chosen for a request and why. */
   | { readonly type: 'chose'; readonly requestId: RequestId; readonly prev: VTS; readonly chosen: readonly TraceChoice[]; readonly retry: boolean };
-
-export type ClientReply =
-  | {
-      readonly ok: true;
-      readonly kind: 'query';
-      readonly result: unknown;
-      /** The session timestamp the client should carry from now on. */
-      readonly ts: VTS;
-      readonly servedBy: readonly ReplicaId[];
-      readonly valueTS: VTS;
-    }
-  | {
-      readonly ok: true;
-      readonly kind: 'update';
-      readonly uid: UpdateId;
-      readonly ts: VTS;
-      readonly servedBy: readonly ReplicaId[];
-      /** Timestamps each replica gave its copy. */
-      readonly copies: Readonly<Record<string, VTS>>;
-      /** Set when fewer than two replicas logged the update. */
-      readonly warning?: string | undefined;
-    }
-  | { readonly ok: false; readonly code: OpErrorCode; readonly message: string; readonly tried: readonly ReplicaId[] };
 
 export function createFrontend(name: string, config: FeConfig, now: number, seed: number): FeState {
   return {
