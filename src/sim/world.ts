@@ -32,6 +32,12 @@ export interface SimOptions {
   readonly healMs?: number;
   /** Set false for a fault-free run (a baseline). */
   readonly faults?: boolean;
+  /**
+   * Breaks the clients on purpose, to show the checker catches it: with
+   * 'forget-session' a client sends an empty prev instead of its session
+   * timestamp, so nothing guarantees its session any more.
+   */
+  readonly sabotage?: 'forget-session' | undefined;
   /** Receives a line per notable event, for replaying a seed. */
   readonly trace?: ((line: string) => void) | undefined;
 }
@@ -362,6 +368,10 @@ export class World {
   // -------------------------------------------------------------------------
   // Clients
 
+  private sessionPrev(c: ClientNode): VTS {
+    return this.opts.sabotage === 'forget-session' ? V.zero() : c.prev;
+  }
+
   private clientAct(c: ClientNode): void {
     if (c.busy || c.stopped) return;
     const r = this.rng;
@@ -381,7 +391,7 @@ export class World {
       c.pendingUpdate = { key: `${c.user}:${movie}`, op };
       c.pendingQuery = undefined;
       this.log(`${c.name} → ${fe} ${op.kind} ${op.userId}:${op.movieId} prev ${V.format(c.prev)}`);
-      this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: c.prev, op, issuedAt: this.time } });
+      this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: this.sessionPrev(c), op, issuedAt: this.time } });
       return;
     }
     let query: Query;
@@ -403,7 +413,7 @@ export class World {
     c.pendingQuery = query;
     c.pendingUpdate = undefined;
     this.log(`${c.name} → ${fe} ${query.kind} prev ${V.format(c.prev)}`);
-    this.send(c.name, fe, { kind: 'fe', input: { type: 'clientQuery', from: c.name, requestId, prev: c.prev, query } });
+    this.send(c.name, fe, { kind: 'fe', input: { type: 'clientQuery', from: c.name, requestId, prev: this.sessionPrev(c), query } });
   }
 
   private clientReply(c: ClientNode, reply: ClientReply): void {
