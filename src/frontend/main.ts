@@ -1,0 +1,61 @@
+/**
+ * `bin/frontend --naming URL [--name N] [--host H] [--port P] [--advertise URL]
+ *  [--profile default|test] [--secret S]`
+ *
+ * Prints `hearsay frontend <name> ready at <url>` on stdout once it listens
+ * and is registered; logs go to stderr. Exits 0 on SIGTERM/SIGINT, 2 on bad
+ * flags, 1 if it cannot start.
+ */
+import { configFor } from '../core/config.js';
+import { stderrLogger } from '../core/sockets.js';
+import { parseArgs, USAGE } from './args.js';
+import { startFrontend } from './server.js';
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), process.env);
+  if ('error' in args) {
+    if (args.error) process.stderr.write(`frontend: ${args.error}\n`);
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  const log = stderrLogger(`frontend ${args.name}`);
+  let fe;
+  try {
+    fe = await startFrontend({
+      name: args.name,
+      naming: args.naming,
+      host: args.host,
+      port: args.port,
+      advertise: args.advertise,
+      config: configFor(args.profile),
+      secret: args.secret,
+      log,
+    });
+  } catch (e) {
+    log.error(`cannot start: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  process.stdout.write(`hearsay frontend ${fe.name} ready at ${fe.url}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    const force = setTimeout(() => {
+      log.warn('shutdown took too long; exiting');
+      process.exit(0);
+    }, 3000);
+    force.unref();
+    fe.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error(`shutdown failed: ${(e as Error).message}`);
+        process.exit(0);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();
