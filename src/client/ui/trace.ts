@@ -1,0 +1,235 @@
+/**
+ * The trace panel's model: what the front end and the replicas did, newest
+ * last, bounded, and aggregated so a gossip storm reads as a few lines.
+ *
+ * A request is one row that fills in as its events arrive (the front end's
+ * choice of replicas, each replica's answer, the merged reply). Background
+ * work (gossip, pulls, applying updates) that happens after the latest
+ * request is folded per pair of replicas: "rm1 → rm3 gossip ×12 (4 records)".
+ * Gossip that carries nothing counts into one "idle gossip" row.
+ */
+import type { ReplicaStatus, TraceEvent } from '../../core/protocol.js';
+import type { VTS } from '../../core/vts.js';
+import { compactVts, label, type Aliases } from './timestamps.js';
+import { sanitize } from '../format.js';
+import { STATUS_SYMBOL } from './cluster.js';
+import { line, seg, type Line } from './text.js';
+
+export const TRACE_LIMIT = 200;
+
+export interface ChoiceView {
+  readonly rm: string;
+  readonly status: ReplicaStatus;
+  readonly inflight: number;
+}
+
+export type TraceRow =
+  | {
+      readonly kind: 'request';
+      readonly id: string;
+      readonly fe: string;
+      readonly op: string;
+      readonly prev: VTS | undefined;
+      readonly attempts: readonly { readonly chosen: readonly ChoiceView[]; readonly retry: boolean }[];
+      readonly replies: readonly { readonly rm: string; readonly ok: boolean; readonly ts?: VTS | undefined; readonly code?: string | undefined }[];
+      readonly done?: { readonly ok: boolean; readonly ts?: VTS | undefined; readonly feprev: VTS } | undefined;
+      readonly at: number;
+    }
+  | { readonly kind: 'gossip'; readonly from: string; readonly to: string; readonly count: number; readonly records: number; readonly kept: number; readonly at: number }
+  | { readonly kind: 'idle'; readonly count: number; readonly at: number }
+  | { readonly kind: 'pull'; readonly rm: string; readonly from: string; readonly missing: readonly string[]; readonly count: number; readonly at: number }
+  | { readonly kind: 'applied'; readonly rm: string; readonly count: number; readonly at: number }
+  | { readonly kind: 'status'; readonly rm: string; readonly status: ReplicaStatus; readonly at: number }
+  | { readonly kind: 'snapshot'; readonly rm: string; readonly from: string; readonly at: number };
+
+/** Index of the first row after the latest request: background rows from there on may be folded together. */
+function runStart(rows: readonly TraceRow[]): number {
+  for (let i = rows.length - 1; i >= 0; i--) if (rows[i]?.kind === 'request') return i + 1;
+  return 0;
+}
+
+function replaceAt(rows: readonly TraceRow[], i: number, row: TraceRow): TraceRow[] {
+  const out = rows.slice();
+  out[i] = row;
+  return out;
+}
+
+function bound(rows: TraceRow[], limit: number): TraceRow[] {
+  return rows.length > limit ? rows.slice(rows.length - limit) : rows;
+}
+
+/** Finds, among the trailing background rows, the first that `match` accepts. */
+function findInRun(rows: readonly TraceRow[], match: (r: TraceRow) => boolean): number {
+  for (let i = rows.length - 1; i >= runStart(rows); i--) {
+    const r = rows[i];
+    if (r && match(r)) return i;
+  }
+  return -1;
+}
+
+function findRequest(rows: readonly TraceRow[], id: string): number {
+  for (let i = rows.length - 1; i >= 0 && i >= rows.length - 100; i--) {
+    const r = rows[i];
+    if (r?.kind === 'request' && r.id === id) return i;
+  }
+  return -1;
+}
+
+/** Adds one event to the rows (pure: returns new rows, never mutates). */
+export function addTrace(rows: readonly TraceRow[], ev: TraceEvent, limit = TRACE_LIMIT): TraceRow[] {
+  switch (ev.kind) {
+    case 'request':
+      return bound([...rows, { kind: 'request', id: ev.requestId, fe: ev.fe, op: ev.op, prev: ev.prev, attempts: [], replies: [], at: ev.at }], limit);
+    case 'chose':
+    case 'rmReply':
+    case 'reply': {
+      let i = findRequest(rows, ev.requestId);
+      let base = rows;
+      if (i < 0) {
+        // The request's first event was missed (e.g. tracing was switched on mid-flight).
+        base = [...rows, { kind: 'request', id: ev.requestId, fe: ev.fe, op: '?', prev: undefined, attempts: [], replies: [], at: ev.at }];
+        i = base.length - 1;
+      }
+      const r = base[i];
+      if (r?.kind !== 'request') return rows.slice();
+      let next: TraceRow;
+      if (ev.kind === 'chose') {
+        next = { ...r, attempts: [...r.attempts, { chosen: ev.chosen.map((c) => ({ rm: c.rm, status: c.status, inflight: c.inflight })), retry: ev.retry }] };
+      } else if (ev.kind === 'rmReply') {
+        next = { ...r, replies: [...r.replies, { rm: ev.rm, ok: ev.ok, ts: ev.ts, code: ev.code }] };
+      } else {
+        next = { ...r, done: { ok: ev.ok, ts: ev.ts, feprev: ev.feprev } };
+      }
+      return bound(replaceAt(base, i, next), limit);
+    }
+    case 'gossipSent': {
+      if (ev.records === 0) {
+        const i = findInRun(rows, (r) => r.kind === 'idle');
+        const cur = rows[i];
+        if (cur?.kind === 'idle') return replaceAt(rows, i, { ...cur, count: cur.count + 1, at: ev.at });
+        return bound([...rows, { kind: 'idle', count: 1, at: ev.at }], limit);
+      }
+      const i = findInRun(rows, (r) => r.kind === 'gossip' && r.from === ev.rm && r.to === ev.to);
+      const cur = rows[i];
+      if (cur?.kind === 'gossip') return replaceAt(rows, i, { ...cur, count: cur.count + 1, records: cur.records + ev.records, at: ev.at });
+      return bound([...rows, { kind: 'gossip', from: ev.rm, to: ev.to, count: 1, records: ev.records, kept: 0, at: ev.at }], limit);
+    }
+    case 'gossipReceived': {
+      if (ev.kept === 0) return rows.slice();
+      const i = findInRun(rows, (r) => r.kind === 'gossip' && r.from === ev.from && r.to === ev.rm);
+      const cur = rows[i];
+      if (cur?.kind === 'gossip') return replaceAt(rows, i, { ...cur, kept: cur.kept + ev.kept, at: ev.at });
+      return bound([...rows, { kind: 'gossip', from: ev.from, to: ev.rm, count: 0, records: ev.records, kept: ev.kept, at: ev.at }], limit);
+    }
+    case 'pullSent': {
+      const i = findInRun(rows, (r) => r.kind === 'pull' && r.rm === ev.rm && r.from === ev.to);
+      const cur = rows[i];
+      if (cur?.kind === 'pull') return replaceAt(rows, i, { ...cur, count: cur.count + 1, missing: [...new Set([...cur.missing, ...ev.missing])], at: ev.at });
+      return bound([...rows, { kind: 'pull', rm: ev.rm, from: ev.to, missing: [...ev.missing], count: 1, at: ev.at }], limit);
+    }
+    case 'applied': {
+      const i = findInRun(rows, (r) => r.kind === 'applied' && r.rm === ev.rm);
+      const cur = rows[i];
+      if (cur?.kind === 'applied') return replaceAt(rows, i, { ...cur, count: cur.count + 1, at: ev.at });
+      return bound([...rows, { kind: 'applied', rm: ev.rm, count: 1, at: ev.at }], limit);
+    }
+    case 'snapshotInstalled':
+      return bound([...rows, { kind: 'snapshot', rm: ev.rm, from: ev.from, at: ev.at }], limit);
+    case 'status':
+      return bound([...rows, { kind: 'status', rm: ev.rm, status: ev.status, at: ev.at }], limit);
+    default:
+      return rows.slice();
+  }
+}
+
+/** Replica ids and timestamps the rows mention (for choosing display names). */
+export function traceIds(rows: readonly TraceRow[]): string[] {
+  const s = new Set<string>();
+  const addTs = (t: VTS | undefined) => {
+    if (t) for (const k of Object.keys(t)) s.add(k);
+  };
+  for (const r of rows) {
+    switch (r.kind) {
+      case 'request':
+        addTs(r.prev);
+        for (const a of r.attempts) for (const c of a.chosen) s.add(c.rm);
+        for (const x of r.replies) {
+          s.add(x.rm);
+          addTs(x.ts);
+        }
+        if (r.done) {
+          addTs(r.done.ts);
+          addTs(r.done.feprev);
+        }
+        break;
+      case 'gossip':
+        s.add(r.from);
+        s.add(r.to);
+        break;
+      case 'pull':
+        s.add(r.rm);
+        s.add(r.from);
+        for (const m of r.missing) s.add(m);
+        break;
+      case 'applied':
+      case 'status':
+        s.add(r.rm);
+        break;
+      case 'snapshot':
+        s.add(r.rm);
+        s.add(r.from);
+        break;
+      default:
+        break;
+    }
+  }
+  return [...s];
+}
+
+const plural = (n: number, one: string, many = one + 's') => `${n} ${n === 1 ? one : many}`;
+
+/** The lines of one row. Requests take up to four lines; background rows one. */
+export function traceRowLines(r: TraceRow, a: Aliases): Line[] {
+  const L = (id: string) => label(id, a);
+  switch (r.kind) {
+    case 'request': {
+      const out: Line[] = [line(seg('▸ ', 'cmd'), seg(sanitize(r.op), 'cmd'), ` via ${sanitize(r.fe)}`, seg(` prev ${compactVts(r.prev, a)}`, 'dim'))];
+      for (const at of r.attempts) {
+        const why = at.chosen.map((c) => `${L(c.rm)} (${c.status}, ${c.inflight} in flight)`).join(' + ');
+        out.push(line(`  ${at.retry ? 'retry with' : 'chose'} `, why));
+      }
+      if (r.replies.length > 0) {
+        const parts = r.replies.map((x) => (x.ok ? `${L(x.rm)} ts ${compactVts(x.ts, a)}` : `${L(x.rm)} failed ${sanitize(x.code ?? '')}`.trimEnd()));
+        out.push(line('  ← ', parts.join(' · ')));
+      }
+      if (r.done) {
+        out.push(
+          r.done.ok
+            ? line(seg('  ✓ ', 'ok'), `reply ts ${compactVts(r.done.ts, a)}`, seg(` → ${sanitize(r.fe)} prev ${compactVts(r.done.feprev, a)}`, 'dim'))
+            : line(seg('  ✗ ', 'error'), 'failed', seg(` → ${sanitize(r.fe)} prev ${compactVts(r.done.feprev, a)}`, 'dim')),
+        );
+      }
+      return out;
+    }
+    case 'gossip': {
+      const what = [r.records > 0 ? plural(r.records, 'record') : '', r.kept > 0 ? `${r.kept} new` : ''].filter(Boolean).join(', ');
+      return [line(seg(`${L(r.from)} → ${L(r.to)}`, 'hint'), ` gossip${r.count > 1 ? ` ×${r.count}` : ''}`, what ? ` (${what})` : '')];
+    }
+    case 'idle':
+      return [line(seg(`idle gossip ×${r.count}`, 'dim'), seg(' (nothing new to send)', 'dim'))];
+    case 'pull':
+      return [
+        line(
+          seg(`${L(r.rm)} ⇠ ${L(r.from)}`, 'warn'),
+          ` pull${r.count > 1 ? ` ×${r.count}` : ''}`,
+          r.missing.length > 0 ? ` (needs updates from ${r.missing.map(L).join(', ')})` : '',
+        ),
+      ];
+    case 'applied':
+      return [line(seg(L(r.rm), 'hint'), ` applied ${plural(r.count, 'update')}`)];
+    case 'status':
+      return [line(seg(L(r.rm), 'hint'), ' is now ', seg(`${STATUS_SYMBOL[r.status] ?? ''} ${r.status}`, r.status === 'ACTIVE' ? 'active' : r.status === 'OVERLOADED' ? 'overloaded' : 'offline'))];
+    case 'snapshot':
+      return [line(seg(L(r.rm), 'hint'), ` installed a snapshot from ${L(r.from)}`)];
+  }
+}
