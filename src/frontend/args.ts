@@ -4,6 +4,10 @@ import { memberNameSchema, urlSchema } from '../core/schemas.js';
 
 export const USAGE = `usage: frontend --naming URL [--name N] [--host H] [--port P] [--advertise URL]
                 [--profile ${Object.keys(profiles).join('|')}] [--secret S]
+
+Runs one hearsay front end: clients send it queries and updates; it sends
+each to two replicas found through the naming service and answers the client.
+
   --naming URL     the naming service (required)
   --name N         this front end's name (default fe-<random>)
   --host H         address to listen on (default 127.0.0.1)
@@ -23,14 +27,15 @@ export interface FrontendArgs {
 }
 
 /** Parses the command line; returns an error message for bad flags. */
-export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): FrontendArgs | { error: string } {
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): FrontendArgs | { error: string } | { help: true } {
   const flags = new Map<string, string>();
   const known = new Set(['naming', 'name', 'host', 'port', 'advertise', 'profile', 'secret']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
     const key = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : '';
-    if (!known.has(key)) return { error: a === '--help' || a === '-h' ? '' : `unknown argument "${a}"` };
+    if (a === '--help' || a === '-h') return { help: true };
+    if (!known.has(key)) return { error: `unknown argument "${a}"` };
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) return { error: `--${key} needs a value` };
     flags.set(key, value);

@@ -13,8 +13,12 @@ import { startFrontend } from './server.js';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), process.env);
+  if ('help' in args) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   if ('error' in args) {
-    if (args.error) process.stderr.write(`frontend: ${args.error}\n`);
+    process.stderr.write(`frontend: ${args.error}\n`);
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
