@@ -102,6 +102,8 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
   const { config, log, name } = o;
   const host = o.host ?? '127.0.0.1';
   const rmCallMs = config.rmRequestTimeoutMs + 500;
+  // The client gives up feRequestTimeoutMs after sending; answer a little before, so the answer arrives.
+  const clientDeadlineMs = config.feRequestTimeoutMs - Math.min(250, config.feRequestTimeoutMs / 5);
   // Update ids this process makes must never repeat, not even after a restart under the same name.
   const incarnation = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
   let uidSeq = 0;
@@ -263,10 +265,10 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
         resolve({
           ok: false,
           code: 'TIMEOUT',
-          message: `front end ${name} got no usable answer from the replicas within ${config.feRequestTimeoutMs} ms${tried.length ? ` (tried ${tried.join(', ')})` : ''}`,
+          message: `front end ${name} got no usable answer from the replicas within ${Math.round(clientDeadlineMs)} ms${tried.length ? ` (tried ${tried.join(', ')})` : ''}`,
           tried: [...tried],
         });
-      }, config.feRequestTimeoutMs);
+      }, clientDeadlineMs);
       calls.set(internal, { socketId: socket.id, requestId, resolve, timer });
       if (tracing()) emitTrace({ kind: 'request', fe: name, requestId, op, prev, at: Date.now() });
       run(input(internal));
@@ -416,15 +418,19 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
       reconnectionDelayMax: 1000,
     }) as RmSocket;
     const c: RmConn = { name: memberName, url: memberUrl, id, socket, subscribed: false };
+    let everConnected = false;
     socket.on('connect', () => {
       c.subscribed = false;
       if (closed) return;
+      if (everConnected) log.info(`connected to replica ${c.name} again`);
+      everConnected = true;
       if (tracing()) subscribe(c);
       feedReplicas();
     });
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       c.subscribed = false;
-      if (closed) return;
+      if (closed || conns.get(c.name) !== c) return;
+      log.warn(`lost the connection to replica ${c.name} (${reason}); not choosing it until it is back`);
       feedReplicas();
     });
     socket.on('connect_error', () => {
