@@ -1,0 +1,173 @@
+/**
+ * bin/replica --naming URL [--name N] [--data FILE] [--no-random-status]
+ *             [--host H] [--port P] [--advertise URL] [--profile default|test] [--secret S]
+ *
+ * Runs one replica manager. Prints `hearsay replica <name> ready at <url>` on
+ * stdout once it is listening, registered with naming and its core exists;
+ * logs go to stderr. Exit status: 0 after SIGTERM/SIGINT, 2 bad flags, 1 could
+ * not start, 70 its state broke (a replica core invariant failed).
+ */
+import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { configFor, profiles } from '../core/config.js';
+import { memberNameSchema, urlSchema } from '../core/schemas.js';
+import { stderrLogger } from '../core/sockets.js';
+import { MAX_REPLICA_NAME, startReplica, type ReplicaHandle } from './server.js';
+
+/** data/data.sqlite of this checkout (dist/src/replica/main.js or src/replica/main.ts → repository root). */
+function defaultDataFile(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../..') : path.resolve(here, '../..');
+  return path.join(root, 'data', 'data.sqlite');
+}
+
+export const USAGE = `usage: replica --naming URL [--name N] [--data FILE] [--no-random-status]
+               [--host H] [--port P] [--advertise URL] [--profile ${Object.keys(profiles).join('|')}] [--secret S]
+
+Runs one hearsay replica manager: it registers with the naming service,
+serves queries and updates to front ends and gossips with the other replicas.
+
+  --naming URL        the naming service (required)
+  --name N            this replica's name (default rm-<random>; at most ${MAX_REPLICA_NAME} characters)
+  --data FILE         the data file every replica starts from (default data/data.sqlite)
+  --no-random-status  keep the status ACTIVE unless set by command (the test profile
+                      has no random changes either)
+  --host H            address to listen on (default 127.0.0.1)
+  --port P            port to listen on (default 0: any free port)
+  --advertise URL     the URL others should use (default http://<host>:<port>)
+  --profile NAME      timing profile (default: default)
+  --secret S          cluster secret (default: env HEARSAY_SECRET)
+
+Prints "hearsay replica <name> ready at <url>" when ready. Exit status: 0 after
+SIGTERM/SIGINT, 2 bad flags, 1 could not start, 70 internal state broken.`;
+
+export interface ReplicaArgs {
+  naming: string;
+  name: string;
+  data: string;
+  randomStatus: boolean | undefined;
+  host: string;
+  port: number;
+  advertise?: string | undefined;
+  profile: keyof typeof profiles;
+  secret?: string | undefined;
+}
+
+/** Parses the command line; returns an error message for bad flags, or 'help'. */
+export function parseReplicaArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ReplicaArgs | { error: string } | 'help' {
+  const flags = new Map<string, string>();
+  let randomStatus: boolean | undefined;
+  const known = new Set(['naming', 'name', 'data', 'host', 'port', 'advertise', 'profile', 'secret']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') return 'help';
+    if (a === '--no-random-status') {
+      randomStatus = false;
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const key = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : '';
+    if (!known.has(key)) return { error: `unknown argument "${a}"` };
+    if (flags.has(key)) return { error: `--${key} given twice` };
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) return { error: `--${key} needs a value` };
+    flags.set(key, value);
+  }
+  const naming = flags.get('naming');
+  if (naming === undefined) return { error: '--naming URL is required' };
+  if (!urlSchema.safeParse(naming).success) return { error: `--naming must be an http(s) URL, got "${naming}"` };
+  const name = flags.get('name') ?? `rm-${randomBytes(3).toString('hex')}`;
+  if (!memberNameSchema.safeParse(name).success || name.length > MAX_REPLICA_NAME) {
+    return { error: `--name "${name}": names use 1 to ${MAX_REPLICA_NAME} letters, digits and . _ : -` };
+  }
+  const portText = flags.get('port') ?? '0';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) return { error: `--port must be 0 to 65535, got "${portText}"` };
+  const host = flags.get('host') ?? '127.0.0.1';
+  if (!host) return { error: '--host needs an address' };
+  const advertise = flags.get('advertise');
+  if (advertise !== undefined && !urlSchema.safeParse(advertise).success) return { error: `--advertise must be an http(s) URL, got "${advertise}"` };
+  const profile = flags.get('profile') ?? 'default';
+  if (!Object.hasOwn(profiles, profile)) return { error: `--profile must be one of ${Object.keys(profiles).join(', ')}, got "${profile}"` };
+  const data = flags.get('data') ?? defaultDataFile();
+  if (!data) return { error: '--data needs a file' };
+  const secret = flags.get('secret') ?? env.HEARSAY_SECRET;
+  return {
+    naming: naming.replace(/\/+$/, ''),
+    name,
+    data,
+    randomStatus,
+    host,
+    port,
+    advertise: advertise?.replace(/\/+$/, ''),
+    profile: profile as keyof typeof profiles,
+    secret: secret || undefined,
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const args = parseReplicaArgs(argv);
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if ('error' in args) {
+    process.stderr.write(`replica: ${args.error}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const log = stderrLogger(`replica[${args.name}]`);
+  let handle: ReplicaHandle;
+  try {
+    handle = await startReplica({
+      name: args.name,
+      naming: args.naming,
+      dataFile: args.data,
+      host: args.host,
+      port: args.port,
+      ...(args.advertise ? { advertise: args.advertise } : {}),
+      config: configFor(args.profile),
+      ...(args.secret ? { secret: args.secret } : {}),
+      log,
+      ...(args.randomStatus !== undefined ? { randomStatus: args.randomStatus } : {}),
+    });
+  } catch (e) {
+    log.error(`could not start: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${sig}: shutting down`);
+    const force = setTimeout(() => {
+      log.warn('shutdown took over 3 s; exiting anyway');
+      process.exit(0);
+    }, 3000);
+    force.unref();
+    handle.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error(`shutdown: ${(e as Error).message}`);
+        process.exit(0);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.stdout.write(`hearsay replica ${handle.name} ready at ${handle.url}\n`);
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) await main(process.argv.slice(2));
