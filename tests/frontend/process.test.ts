@@ -130,12 +130,13 @@ test('a name held by a live front end is refused and the second process exits 1'
   assert.is(await withDeadline('exit', a.exit, 5000), 0);
 });
 
-function median(xs: number[]): number {
+function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length * q)]!;
 }
+const median = (xs: number[]) => quantile(xs, 0.5);
 
-test('across processes the front end adds about a millisecond to a query', async () => {
+test('the front end adds little latency to a query when client, front end and replicas are separate processes', async () => {
   const rmArgs = (n: string) => ['--naming', naming.url, '--name', n, '--profile', 'test', '--secret', SECRET, '--no-random-status'];
   const rm1 = start('replica', rmArgs('prm1'));
   const rm2 = start('replica', rmArgs('prm2'));
@@ -179,9 +180,11 @@ test('across processes the front end adds about a millisecond to a query', async
     }
     const added = median(a) - median(b);
     process.stderr.write(
-      `front end latency across processes, ${N} queries: via FE median ${median(a).toFixed(3)} ms (p90 ${a.sort((x, y) => x - y)[Math.floor(N * 0.9)]!.toFixed(3)}), direct median ${median(b).toFixed(3)} ms, added ${added.toFixed(3)} ms\n`,
+      `front end latency across processes, ${N} queries: via FE median ${median(a).toFixed(3)} ms (p10 ${quantile(a, 0.1).toFixed(3)}, p90 ${quantile(a, 0.9).toFixed(3)}), direct median ${median(b).toFixed(3)} ms (p10 ${quantile(b, 0.1).toFixed(3)}), added ${added.toFixed(3)} ms\n`,
     );
-    assert.ok(added < 10, `the front end adds ${added.toFixed(2)} ms`);
+    // Medians swing with machine load; the 10th percentiles show what the front end itself costs.
+    const addedFast = quantile(a, 0.1) - quantile(b, 0.1);
+    assert.ok(addedFast < 5, `the front end adds ${addedFast.toFixed(2)} ms at the 10th percentile (${added.toFixed(2)} ms at the median)`);
   } finally {
     client.close();
     direct.close();
