@@ -478,8 +478,8 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
     for (const [n, c] of conns) {
       const l = live.get(n);
       if (!l || l.url !== c.url) {
-        c.socket.close();
         conns.delete(n);
+        c.socket.close();
         log.info(`replica ${n} (${c.url}) left`);
       }
     }
