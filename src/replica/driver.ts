@@ -132,6 +132,8 @@ export class ReplicaDriver {
   lastGossipAt: number | null = null;
   /** How long the last snapshot installation took to reset the store (ms). */
   lastResetMs: number | null = null;
+  /** Grows with every store write or reset (to cache what is computed from the store). */
+  storeVersion = 0;
   private storeRef: MovieStore;
   private offlineFlag = false;
   private dead = false;
@@ -387,6 +389,7 @@ export class ReplicaDriver {
   private effect(e: Effect): void {
     switch (e.type) {
       case 'apply':
+        this.storeVersion++;
         this.storeRef.apply(e.op, e.version);
         return;
       case 'answer': {
@@ -439,6 +442,7 @@ export class ReplicaDriver {
       }
       case 'installSnapshot': {
         const t0 = this.clock();
+        this.storeVersion++;
         const old = this.storeRef;
         const fresh = this.o.freshStore();
         fresh.importOverlay(e.overlay);

@@ -451,8 +451,11 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
   });
   naming.onConnection((up) => (up ? log.info('naming service reachable') : log.warn('naming service unreachable; keeping the last known peers')));
 
+  /** The store digest reads every rating (~60 ms for 100,000): computed again only after the store changed. */
+  let digestCache: { version: number; digest: string } | undefined;
   function introspect(dr: ReplicaDriver): Introspection {
     const s = dr.state;
+    if (digestCache?.version !== dr.storeVersion) digestCache = { version: dr.storeVersion, digest: dr.store.digest() };
     return {
       id,
       name,
@@ -470,7 +473,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
       lastGossipAt: dr.lastGossipAt,
       held: s.held.size,
       counters: { ...dr.counters, inflight: dr.inflight, peersConnected: [...peers.values()].filter((p) => p.socket.connected).length },
-      digest: dr.store.digest(),
+      digest: digestCache.digest,
       ratings: dr.store.ratingCount(),
     };
   }

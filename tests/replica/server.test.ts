@@ -223,27 +223,39 @@ t('a query whose prev is ahead is held, pulled for, and answered once the update
   const [p1, p2] = await Promise.all([replica(naming.url, 'hold-1'), replica(naming.url, 'hold-2')]);
   const [s1, s2] = await Promise.all([connectTo(p1.url), connectTo(p2.url)]);
   await waitFor('both serving', async () => (await introspect(s1)).phase === 'serving' && (await introspect(s2)).phase === 'serving');
-  // A single copy is not visible anywhere until a second replica holds it (after the bind timeout),
-  // so a query at replica 2 that depends on it must wait.
-  const r = await update(s1, V.zero(), rate(5043, 1, 2), `test:${rid()}`, []);
-  assert.ok(r.ok);
-  const prev = r.ok ? r.ts : V.zero();
+  const [id1, id2] = [(await introspect(s1)).id, (await introspect(s2)).id];
+  const ts1 = await twinUpdate(s1, id1, s2, id2, V.zero(), rate(5043, 1, 2));
+  // The session depends on replica 1's next update, which replica 2 cannot have yet: held, and pulled for.
+  const prev = V.withEntry(ts1, id1, V.get(ts1, id1) + 1);
   const t0 = performance.now();
   const pending = query(s2, prev, get(5043, 1));
   const during = await waitFor('the query to be held', async () => {
     const st = await introspect(s2);
-    return st.held > 0 ? st : undefined;
+    return st.held > 0 && st.counters.pullsSent! > 0 ? st : undefined;
   });
   assert.ok(during.held >= 1);
+  await twinUpdate(s1, id1, s2, id2, ts1, rate(5043, 1, 3.5));
   const q = await pending;
   const ms = performance.now() - t0;
   assert.ok(q.ok, JSON.stringify(q));
-  assert.ok(q.ok && q.result.kind === 'get' && q.result.rating === 2);
+  assert.ok(q.ok && q.result.kind === 'get' && q.result.rating === 3.5, 'the answer includes the update it waited for');
   assert.ok(q.ok && V.leq(prev, q.valueTS));
-  const after = await introspect(s2);
-  assert.ok(after.counters.pullsSent! >= 1, 'replica 2 pulled');
-  assert.is(after.held, 0);
-  console.log(`    held query answered after ${ms.toFixed(0)} ms (bind timeout ${testConfig.bindTimeoutMs} ms)`);
+  assert.is((await introspect(s2)).held, 0);
+  console.log(`    held query answered ${ms.toFixed(0)} ms after it arrived`);
+});
+
+t('more client requests waiting than config.overloadInflight report OVERLOADED until they are answered', async () => {
+  const [p1, p2] = await Promise.all([replica(naming.url, 'load-1'), replica(naming.url, 'load-2')]);
+  const [s1, s2] = await Promise.all([connectTo(p1.url), connectTo(p2.url)]);
+  await waitFor('both serving', async () => (await introspect(s1)).phase === 'serving' && (await introspect(s2)).phase === 'serving');
+  const r = await update(s1, V.zero(), rate(5044, 1, 3), `test:${rid()}`, []);
+  assert.ok(r.ok);
+  const n = testConfig.overloadInflight + 6;
+  const waiting = Array.from({ length: n }, () => query(s2, r.ok ? r.ts : V.zero(), get(5044, 1)));
+  await waitFor('OVERLOADED', async () => (await introspect(s2)).status === 'OVERLOADED');
+  const replies = await Promise.all(waiting);
+  assert.ok(replies.every((q) => q.ok), 'all answered');
+  await waitFor('ACTIVE again', async () => (await introspect(s2)).status === 'ACTIVE');
 });
 
 t('an OFFLINE replica refuses clients with OFFLINE and shows it in introspection and naming meta', async () => {
@@ -387,12 +399,35 @@ t('after SIGKILL of one replica process the other keeps serving queries and upda
   assert.ok(u.ok, JSON.stringify(u));
   const q2 = await query(s1, u.ok ? u.ts : prev, get(5077, 1));
   assert.ok(q2.ok && q2.result.kind === 'get' && q2.result.rating === 1, JSON.stringify(q2));
+  // Restarted under the same name, it is a new incarnation that recovers from replica 1.
+  const again = await replica(naming.url, 'kill-2');
+  const s3 = await connectTo(again.url);
+  const [a, b] = await waitFor('the restarted replica to agree with replica 1', async () => {
+    const [a, b] = await Promise.all([introspect(s1), introspect(s3)]);
+    return b.phase === 'serving' && a.digest === b.digest && V.equals(a.valueTS, b.valueTS) && a.members.includes(b.id) ? ([a, b] as const) : undefined;
+  });
+  assert.is.not(b.id, id2, 'a fresh incarnation id');
+  assert.is(b.name, 'kill-2');
+  assert.ok(b.counters.snapshotsInstalled! >= 1);
+  assert.ok(a.retired.includes(id2));
+  const q3 = await query(s3, u.ok ? u.ts : prev, get(5077, 1));
+  assert.ok(q3.ok && q3.result.kind === 'get' && q3.result.rating === 1, JSON.stringify(q3));
 });
 
 t('per-operation latency of query and update through the raw socket API', async () => {
   const [p1, p2] = await Promise.all([replica(naming.url, 'lat-1'), replica(naming.url, 'lat-2')]);
   const [s1, s2] = await Promise.all([connectTo(p1.url), connectTo(p2.url)]);
   await waitFor('both serving', async () => (await introspect(s1)).phase === 'serving' && (await introspect(s2)).phase === 'serving');
+  // Count the meta changes naming publishes for replica 1 while it works.
+  const nc = new NamingClient({ url: naming.url, log: quiet, config: testConfig });
+  let metaChanges = 0;
+  let lastMeta = '';
+  nc.watch('replica', (list) => {
+    const m = JSON.stringify(list.find((x) => x.name === 'lat-1')?.meta ?? null);
+    if (m !== lastMeta) metaChanges++;
+    lastMeta = m;
+  });
+  const started = performance.now();
   const N = 300;
   const qs: number[] = [];
   const us: number[] = [];
@@ -415,6 +450,11 @@ t('per-operation latency of query and update through the raw socket API', async 
   const own = [p1, p2].map((p) => /ready at \S+ in (\d+) ms/.exec(p.stderr)?.[1] ?? '?');
   console.log(`    ready to serve with data/data.sqlite: spawn → ready line ${p1.readyMs.toFixed(0)} / ${p2.readyMs.toFixed(0)} ms; in-process start → ready ${own.join(' / ')} ms`);
   assert.ok(median(qs) < 50 && median(us) < 50, 'well under the front end timeout');
+  const seconds = (performance.now() - started) / 1000;
+  await nc.close();
+  console.log(`    meta published ${metaChanges} times in ${seconds.toFixed(1)} s while updating`);
+  assert.ok(metaChanges > 2, 'meta follows the replica');
+  assert.ok(metaChanges <= Math.ceil(seconds * 10) + 2, 'at most ten meta updates a second');
   // Everything converges afterwards (the single copies get their twins by recruiting).
   await waitFor(
     'convergence after the load',
