@@ -18,8 +18,9 @@
  *   issued). Invalid input is refused or dropped and never reaches the core.
  * - Availability. While OFFLINE the replica behaves as if it had crashed but
  *   keeps its memory: client requests are refused with OFFLINE, peer
- *   messages are dropped and time stops for the core (no ticks: no gossip,
- *   no timeouts).
+ *   messages in and out are dropped and time stops for the core (no ticks:
+ *   no gossip, no timeouts). Membership changes still reach the core, so it
+ *   knows who is alive when it comes back.
  * - Broken invariants. An exception thrown by the core, or a store write
  *   that fails, means the replica's state can no longer be trusted: the
  *   driver stops accepting input and reports the input that caused it
@@ -428,10 +429,14 @@ export class ReplicaDriver {
         return;
       }
       case 'send':
+        // Membership changes still reach the core while offline (as in the
+        // simulator), but nothing leaves an offline replica.
+        if (this.offlineFlag) return;
         this.counters.peerOut++;
         this.o.send(e.to, e.msg);
         return;
       case 'sendSnapshot': {
+        if (this.offlineFlag) return;
         // Taken in the same synchronous step as the core's part, so the two agree.
         const overlay = this.storeRef.exportOverlay();
         this.counters.snapshotsSent++;

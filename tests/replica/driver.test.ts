@@ -206,6 +206,10 @@ t('OFFLINE refuses clients, answers waiting ones, drops peer messages and stops 
   assert.is(a.counters.gossipSent, sent, 'no gossip while offline');
   assert.ok(a.counters.peerDroppedOffline > 0, 'peer messages dropped');
   assert.is(V.get(a.state.replicaTS, b.id), 0);
+  const out = net.queue.length;
+  a.peerLeft(b.id);
+  a.peerJoined(b.id);
+  assert.is(net.queue.length, out, 'nothing leaves an offline replica');
   a.setOffline(false);
   advance(net, 300);
   assert.is(V.get(a.state.replicaTS, b.id), 1, 'catches up once back');
