@@ -201,52 +201,58 @@ export function useSession(o: SessionHookOptions): SessionHook {
     }
   }, [session, log]);
 
+  /** Runs commands strictly one after another, so answers appear in the order the commands were typed. */
+  const enqueue = useCallback((step: () => Promise<void> | void) => {
+    queue.current = queue.current.then(step).catch((e: unknown) => {
+      log.error(`command handling failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    });
+  }, [log]);
+
   const run = useCallback(
-    (c: Command, shown: string) => {
-      queue.current = queue.current.then(async () => {
-        if (quitting.current) return;
-        const fe = session.frontend();
-        dispatch({ type: 'busy', what: `waiting for the answer to "${shown}"${fe ? ` from ${fe}` : ''}…` });
-        let r: CommandResult;
-        try {
-          r = await runCommand(session, c);
-        } catch (e) {
-          // runCommand reports failures as results; anything else is a bug, kept out of the screen.
-          log.error(`command "${shown}" failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-          r = { kind: 'error', code: 'INTERNAL', message: `the command failed inside the client (${errorMessage(e)})`, hint: 'details are in the client log; try again' };
-        }
-        dispatch({ type: 'busy', what: null });
-        if (r.kind === 'error') log.warn(`"${shown}": ${r.code} ${r.message}`);
-        if (r.kind === 'status') {
-          lastCluster.current = Date.now();
-          dispatch({ type: 'cluster', view: r.view, at: lastCluster.current });
-        }
-        if (r.kind === 'trace') dispatch({ type: 'traceOn', on: r.on });
-        if (r.kind === 'clear') {
-          dispatch({ type: 'clear' });
-          return;
-        }
-        if (r.kind === 'quit') {
-          quit();
-          return;
-        }
-        const aliases = clusterAliases(stateRef.current.cluster, session.prev);
-        const lines = presentResult(r, opts.current.resultsWidth(), aliases);
-        dispatch({
-          type: 'output',
-          lines,
-          choose: r.kind === 'choose' ? { command: c, candidates: r.candidates.map((x) => ({ movieId: x.movieId, title: x.title })) } : undefined,
-        });
+    async (c: Command, shown: string) => {
+      if (quitting.current) return;
+      const fe = session.frontend();
+      dispatch({ type: 'busy', what: `waiting for the answer to "${shown}"${fe ? ` from ${fe}` : ''}…` });
+      let r: CommandResult;
+      try {
+        r = await runCommand(session, c);
+      } catch (e) {
+        // runCommand reports failures as results; anything else is a bug, kept out of the screen.
+        log.error(`command "${shown}" failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        r = { kind: 'error', code: 'INTERNAL', message: `the command failed inside the client (${errorMessage(e)})`, hint: 'details are in the client log; try again' };
+      }
+      dispatch({ type: 'busy', what: null });
+      if (r.kind === 'error') log.warn(`"${shown}": ${r.code} ${r.message}`);
+      if (r.kind === 'status') {
+        lastCluster.current = Date.now();
+        dispatch({ type: 'cluster', view: r.view, at: lastCluster.current });
+      }
+      if (r.kind === 'trace') dispatch({ type: 'traceOn', on: r.on });
+      if (r.kind === 'clear') {
+        dispatch({ type: 'clear' });
+        return;
+      }
+      if (r.kind === 'quit') {
+        quit();
+        return;
+      }
+      const aliases = clusterAliases(stateRef.current.cluster, session.prev);
+      const lines = presentResult(r, opts.current.resultsWidth(), aliases);
+      dispatch({
+        type: 'output',
+        lines,
+        choose: r.kind === 'choose' ? { command: c, candidates: r.candidates.map((x) => ({ movieId: x.movieId, title: x.title })) } : undefined,
       });
     },
-    [session, log, quit],
+    [session, log, quit, dispatch],
   );
 
   const submit = useCallback(
     (text: string) => {
-      const s = stateRef.current;
+      const before = stateRef.current;
       dispatch({ type: 'submit' });
-      if (text.trim() === '') return;
+      const line = text.trim();
+      if (line === '') return;
       const file = opts.current.historyFile;
       if (file) {
         try {
@@ -255,31 +261,29 @@ export function useSession(o: SessionHookOptions): SessionHook {
           log.warn(`could not save the history to ${file}: ${errorMessage(e)}`);
         }
       }
-      const width = opts.current.resultsWidth();
-      const pick = pickChoice(s, text);
-      if (pick && s.choose) {
-        const c = { ...(s.choose.command as Command), movie: { id: pick.movieId } } as Command;
-        dispatch({ type: 'output', lines: [echoLine(`${text.trim()} → ${pick.title} #${pick.movieId}`)] });
-        run(c, text.trim());
-        return;
-      }
-      dispatch({ type: 'output', lines: [echoLine(text.trim())] });
-      const c = parseCommand(text);
-      if ('error' in c) {
-        dispatch({ type: 'output', lines: errorLines(c.error, c.hint, width) });
-        return;
-      }
-      if (c.name === 'quit') {
-        quit();
-        return;
-      }
-      if (c.name === 'clear') {
-        dispatch({ type: 'clear' });
-        return;
-      }
-      run(c, text.trim());
+      // A number answers a pending "which movie?" question; the choice is read now, as typed.
+      const pick = pickChoice(before, text);
+      const choose = before.choose;
+      enqueue(async () => {
+        if (quitting.current) return;
+        const width = opts.current.resultsWidth();
+        if (pick && choose) {
+          dispatch({ type: 'output', lines: [echoLine(`${line} → ${pick.title} #${pick.movieId}`)] });
+          await run({ ...(choose.command as Command), movie: { id: pick.movieId } } as Command, line);
+          return;
+        }
+        dispatch({ type: 'output', lines: [echoLine(line)] });
+        const c = parseCommand(text);
+        if ('error' in c) {
+          dispatch({ type: 'output', lines: errorLines(c.error, c.hint, width) });
+          return;
+        }
+        if (c.name === 'quit') return quit();
+        if (c.name === 'clear') return dispatch({ type: 'clear' });
+        await run(c, line);
+      });
     },
-    [log, run, quit],
+    [log, run, quit, enqueue, dispatch],
   );
 
   const current = useCallback(() => stateRef.current, []);
