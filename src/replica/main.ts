@@ -33,7 +33,8 @@ serves queries and updates to front ends and gossips with the other replicas.
   --name N            this replica's name (default rm-<random>; at most ${MAX_REPLICA_NAME} characters)
   --data FILE         the data file every replica starts from (default data/data.sqlite)
   --no-random-status  keep the status ACTIVE unless set by command (the test profile
-                      has no random changes either)
+                      has no random changes either); with random changes on, a
+                      status set by command holds for 60 s before they resume
   --host H            address to listen on (default 127.0.0.1)
   --port P            port to listen on (default 0: any free port)
   --advertise URL     the URL others should use (default http://<host>:<port>)
