@@ -70,7 +70,9 @@ export interface CheckInput {
   readonly base: ReadonlyMap<string, BaseRow>;
   readonly users: readonly number[];
   readonly final?: FinalState | undefined;
-  /** Lowest acceptable availability while at most one replica is unavailable (default 0: report only). */
+  /** Time after a front-end or naming fault ends during which requests do not count towards the threshold (default 3 s). */
+  readonly serviceGraceMs?: number | undefined;
+  /** Lowest acceptable availability while at most one replica is unavailable (default: report only). */
   readonly minAvailability?: number | undefined;
 }
 
@@ -100,9 +102,18 @@ export interface CheckResult {
   readonly availability: Availability;
   /** Requests during which at most one replica was unavailable. */
   readonly availabilityOneDown: Availability;
+  /**
+   * Requests during which at most one replica was unavailable and no front
+   * end or naming fault was in force (nor had ended less than
+   * `serviceGraceMs` before): what the threshold applies to.
+   */
+  readonly availabilityReplicaFaults: Availability;
   readonly exactVersions: number;
   readonly excused: number;
 }
+
+/** Faults of the front ends and the naming service (their windows are left out of the availability threshold). */
+const SERVICE_FAULTS: ReadonlySet<string> = new Set(['fe-kill', 'fe-partition', 'naming-kill', 'naming-partition']);
 
 export const rowKey = (user: number, movie: number): string => `${user}:${movie}`;
 
@@ -521,39 +532,39 @@ export function check(input: CheckInput): CheckResult {
   }
 
   // ---- availability -----------------------------------------------------------
-  const windows = input.faults
-    .filter((f) => f.rmUnavailable && f.outcome === 'done' && f.startedAt !== undefined)
-    .map((f) => [f.startedAt!, f.endedAt ?? Number.POSITIVE_INFINITY] as const);
+  const doneFaults = input.faults.filter((f) => f.outcome === 'done' && f.startedAt !== undefined);
+  const rmWindows = doneFaults.filter((f) => f.rmUnavailable).map((f) => [f.startedAt!, f.endedAt ?? Number.POSITIVE_INFINITY] as const);
+  const graceMs = input.serviceGraceMs ?? 3000;
+  const serviceWindows = doneFaults.filter((f) => SERVICE_FAULTS.has(f.kind)).map((f) => [f.startedAt!, (f.endedAt ?? Number.POSITIVE_INFINITY) + graceMs] as const);
   const errors: Record<string, number> = {};
-  let ok = 0;
-  let total = 0;
-  let ok1 = 0;
-  let total1 = 0;
+  const counts = { all: [0, 0], one: [0, 0], rm: [0, 0] };
   let acked = 0;
+  const overlaps = (ws: readonly (readonly [number, number])[], op: OpRecord) => ws.filter(([s, e]) => s < op.completedAt! && e > op.invokedAt).length;
   for (const op of input.ops) {
-    if (op.final) continue;
-    if (op.completedAt === undefined) continue;
-    total++;
+    if (op.final || op.completedAt === undefined) continue;
     const good = op.reply?.ok === true;
-    if (good) ok++;
-    else {
+    if (!good) {
       const code = op.reply && !op.reply.ok ? op.reply.code : 'NO_REPLY';
       errors[code] = (errors[code] ?? 0) + 1;
     }
     if (good && op.kind === 'update') acked++;
-    const down = windows.filter(([s, e]) => s < op.completedAt! && e > op.invokedAt).length;
-    if (down <= 1) {
-      total1++;
-      if (good) ok1++;
+    const tally = (c: number[]) => {
+      c[1]!++;
+      if (good) c[0]!++;
+    };
+    tally(counts.all);
+    if (overlaps(rmWindows, op) <= 1) {
+      tally(counts.one);
+      if (overlaps(serviceWindows, op) === 0) tally(counts.rm);
     }
   }
-  const share = (a: number, b: number) => (b === 0 ? 1 : a / b);
-  const availabilityOneDown = { ok: ok1, total: total1, share: share(ok1, total1) };
-  if (input.minAvailability !== undefined && availabilityOneDown.share < input.minAvailability) {
+  const avail = ([okN, total]: number[]): Availability => ({ ok: okN!, total: total!, share: total === 0 ? 1 : okN! / total! });
+  const availabilityReplicaFaults = avail(counts.rm);
+  if (input.minAvailability !== undefined && availabilityReplicaFaults.share < input.minAvailability) {
     add({
       rule: 'availability',
       at: endAt,
-      detail: `${(availabilityOneDown.share * 100).toFixed(1)}% of requests answered ok while at most one replica was unavailable; at least ${(input.minAvailability * 100).toFixed(0)}% required`,
+      detail: `${(availabilityReplicaFaults.share * 100).toFixed(1)}% of requests answered ok while at most one replica was unavailable (front ends and naming up); at least ${(input.minAvailability * 100).toFixed(0)}% required`,
     });
   }
   return {
@@ -563,8 +574,9 @@ export function check(input: CheckInput): CheckResult {
     updates: input.ops.filter((o) => o.kind === 'update').length,
     acked,
     errors,
-    availability: { ok, total, share: share(ok, total) },
-    availabilityOneDown,
+    availability: avail(counts.all),
+    availabilityOneDown: avail(counts.one),
+    availabilityReplicaFaults,
     exactVersions,
     excused,
   };
