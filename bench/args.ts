@@ -1,0 +1,82 @@
+/**
+ * The benchmark's command line and the size of each mode's run.
+ */
+import path from 'node:path';
+import { ROOT } from './proc.js';
+import type { Mode } from './types.js';
+
+export const SECTIONS = ['floor', 'latency', 'throughput', 'convergence', 'memory', 'startup'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export const USAGE = `usage: npm run bench [-- --quick | --tiny] [--out DIR] [--only ${SECTIONS.join(',')}]
+
+Benchmarks hearsay with real processes on 127.0.0.1 and writes results.md,
+results.json and latency.svg to DIR (default docs/bench); the markdown report
+also goes to stdout, progress to stderr.
+
+  --quick      smaller counts and shorter runs (under a minute)
+  --tiny       the smallest run that still covers every section (for tests)
+  --out DIR    where to write the results (default docs/bench)
+  --only LIST  run only these sections (comma-separated)`;
+
+export interface Params {
+  floor: { warmup: number; roundTrips: number; storeQueries: number };
+  latency: { perFn: number; warmupRounds: number; beforeKillMs: number; afterPerFn: number; maxAfterMs: number; burst: number };
+  throughput: { clientCounts: number[]; durationMs: number; procs: number };
+  convergence: { sizes: number[]; trials: number; timeoutMs: number };
+  memory: { updates: number; clients: number; maxMs: number };
+  startup: { runs: number };
+}
+
+export const PARAMS: Record<Mode, Params> = {
+  full: {
+    floor: { warmup: 1000, roundTrips: 10_000, storeQueries: 2000 },
+    latency: { perFn: 1000, warmupRounds: 20, beforeKillMs: 3000, afterPerFn: 200, maxAfterMs: 20_000, burst: 20 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 10_000, procs: 4 },
+    convergence: { sizes: [4, 8, 16, 32], trials: 20, timeoutMs: 10_000 },
+    memory: { updates: 100_000, clients: 16, maxMs: 15 * 60_000 },
+    startup: { runs: 5 },
+  },
+  quick: {
+    floor: { warmup: 300, roundTrips: 2000, storeQueries: 300 },
+    latency: { perFn: 100, warmupRounds: 3, beforeKillMs: 800, afterPerFn: 20, maxAfterMs: 8000, burst: 10 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 2000, procs: 4 },
+    convergence: { sizes: [4, 8, 16], trials: 5, timeoutMs: 5000 },
+    memory: { updates: 3000, clients: 16, maxMs: 8000 },
+    startup: { runs: 1 },
+  },
+  tiny: {
+    floor: { warmup: 100, roundTrips: 300, storeQueries: 50 },
+    latency: { perFn: 10, warmupRounds: 1, beforeKillMs: 300, afterPerFn: 3, maxAfterMs: 6000, burst: 4 },
+    throughput: { clientCounts: [1, 4], durationMs: 800, procs: 2 },
+    convergence: { sizes: [4], trials: 2, timeoutMs: 5000 },
+    memory: { updates: 200, clients: 4, maxMs: 5000 },
+    startup: { runs: 1 },
+  },
+};
+
+export function parseBenchArgs(argv: readonly string[]): { mode: Mode; out: string; only: Set<Section> } | { error: string } | 'help' {
+  let mode: Mode = 'full';
+  let out = path.join(ROOT, 'docs/bench');
+  let only = new Set<Section>(SECTIONS);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') return 'help';
+    else if (a === '--quick') mode = 'quick';
+    else if (a === '--tiny') mode = 'tiny';
+    else if (a === '--out' || a.startsWith('--out=')) {
+      const v = a === '--out' ? argv[++i] : a.slice(6);
+      if (!v) return { error: '--out needs a directory' };
+      out = path.resolve(v);
+    } else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a === '--only' ? argv[++i] : a.slice(7);
+      if (!v) return { error: '--only needs a list of sections' };
+      const list = v.split(',').map((s) => s.trim());
+      const bad = list.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+      if (bad.length) return { error: `unknown section(s) ${bad.join(', ')}; sections: ${SECTIONS.join(', ')}` };
+      only = new Set(list as Section[]);
+    } else return { error: `unknown argument "${a}"` };
+  }
+  return { mode, out, only };
+}
+

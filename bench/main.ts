@@ -1,0 +1,209 @@
+/**
+ * npm run bench [-- --quick | --tiny] [--out DIR] [--only floor,latency,...]
+ *
+ * Measures hearsay on this machine with real processes on 127.0.0.1:
+ * the floor (bare socket.io round trips, sql.js query time), response time
+ * per client function in four scenarios (normal, front end killed, replica
+ * killed, replica with the newest updates killed), throughput, convergence,
+ * memory and start-up. Prints a markdown report on stdout (progress on
+ * stderr) and writes results.md, results.json and latency.svg to DIR
+ * (default docs/bench).
+ *
+ *   --quick   smaller counts and shorter runs (under a minute)
+ *   --tiny    the smallest run that still exercises every section (tests)
+ *
+ * Every load is bounded in count and time. Every process started is stopped
+ * by PID, also on Ctrl-C. Exit status 0, or 1 if a section failed (the
+ * others still run and are reported), 2 for bad arguments.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Cluster } from '../tests/helpers/cluster.js';
+import { measureConvergence } from './convergence.js';
+import { measureFloor, type FloorResult } from './floor.js';
+import { measureLatency } from './latency.js';
+import { measureMemory } from './memory.js';
+import { PARAMS, parseBenchArgs, USAGE } from './args.js';
+import { killAllNow, ROOT, stopAll } from './proc.js';
+import { evaluateTargets, toMarkdown, writeOutputs } from './report.js';
+import { now } from './stats.js';
+import { measureStartup } from './startup.js';
+import { measureThroughput } from './throughput.js';
+import { RESULTS_VERSION, type BenchResults, type ConvergenceRow, type MemoryResult, type ScenarioResult, type StartupResult, type ThroughputRow } from './types.js';
+import { loadWorkload } from './workload.js';
+
+function machine(): BenchResults['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+    memoryMB: Math.round(os.totalmem() / 2 ** 20),
+    node: process.versions.node,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAvg: os.loadavg(),
+  };
+}
+
+async function main(): Promise<number> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if ('error' in args) {
+    process.stderr.write(`bench: ${args.error}\n${USAGE}\n`);
+    return 2;
+  }
+  const p = PARAMS[args.mode];
+  const started = new Date();
+  const t0 = now();
+  const log = (line: string) => process.stderr.write(`bench [${((now() - t0) / 1000).toFixed(1)} s] ${line}\n`);
+  const dataFile = path.join(ROOT, 'data/data.sqlite');
+  const frontends = 2;
+  const replicas = 4;
+  const failures: { section: string; error: string }[] = [];
+  const notes: string[] = [];
+  const fail = (section: string, e: unknown) => {
+    const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    failures.push({ section, error });
+    log(`${section} failed: ${error.split('\n')[0]}`);
+  };
+
+  log(`${args.mode} run; results go to ${args.out}`);
+  const workload = await loadWorkload(dataFile);
+  let floor: FloorResult | null = null;
+  let latency: ScenarioResult[] = [];
+  let throughput: ThroughputRow[] = [];
+  let convergence: ConvergenceRow[] = [];
+  let memory: MemoryResult | null = null;
+  let startup: StartupResult | null = null;
+  let gossipIntervalMs = 0;
+
+  // 1. Floor, first, in the same run as everything it is compared with.
+  if (args.only.has('floor')) {
+    try {
+      floor = await measureFloor({ ...p.floor, dataFile, workload, log });
+    } catch (e) {
+      fail('floor', e);
+    }
+  }
+
+  // 2 and 3 share one cluster of the default shape.
+  if (args.only.has('latency') || args.only.has('throughput')) {
+    let cluster: Cluster | undefined;
+    try {
+      const c0 = now();
+      cluster = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000 });
+      gossipIntervalMs = cluster.config.gossipIntervalMs;
+      log(`cluster of ${frontends} front ends and ${replicas} replicas up in ${Math.round(now() - c0)} ms`);
+    } catch (e) {
+      fail('cluster start', e);
+    }
+    if (cluster) {
+      try {
+        if (args.only.has('latency')) {
+          const r = await measureLatency({ cluster, workload, floorMs: floor?.twoHop.p50 ?? 0, ...p.latency, log });
+          latency = r.results;
+          failures.push(...r.failures);
+        }
+        if (args.only.has('throughput')) {
+          try {
+            throughput = await measureThroughput({ cluster, workload, ...p.throughput, log });
+          } catch (e) {
+            fail('throughput', e);
+          }
+        }
+      } finally {
+        await cluster.close();
+      }
+    }
+  }
+
+  if (args.only.has('convergence')) {
+    try {
+      convergence = await measureConvergence({ workload, ...p.convergence, log });
+    } catch (e) {
+      fail('convergence', e);
+    }
+  }
+
+  if (args.only.has('memory')) {
+    try {
+      memory = await measureMemory({ workload, frontends, replicas, ...p.memory, log });
+    } catch (e) {
+      fail('memory', e);
+    }
+  }
+
+  if (args.only.has('startup')) {
+    try {
+      startup = await measureStartup({ ...p.startup, frontends, replicas, timeoutMs: 60_000, log });
+    } catch (e) {
+      fail('startup', e);
+    }
+  }
+
+  // Notes that explain the figures.
+  const inproc = throughput.find((t) => t.generator === 'in-process' && t.clients === Math.max(...p.throughput.clientCounts));
+  const procs = throughput.find((t) => t.generator === 'processes');
+  if (inproc && procs) {
+    const gain = procs.opsPerSec / inproc.opsPerSec;
+    notes.push(
+      `Load generation: ${inproc.clients} clients in this process reached ${Math.round(inproc.opsPerSec)} ops/s using ${Math.round(inproc.generatorCpu * 100)}% of a core; spread over ${procs.procs} processes ${Math.round(procs.opsPerSec)} ops/s (${gain.toFixed(2)}×). ${
+        gain > 1.15 ? 'One process was a limit; the multi-process figure is the one that counts.' : 'One process was not the limit: the cluster was.'
+      }`,
+    );
+  }
+  const m = machine();
+  const clusterProcs = 1 + frontends + replicas;
+  if (m.cpus < clusterProcs) notes.push(`This machine has ${m.cpus} cores for ${clusterProcs} cluster processes plus the load generators: the processes compete for CPU, which shows in every latency and throughput figure.`);
+  if (m.loadAvg[0]! > m.cpus) notes.push(`The machine was busy when the run started (load average ${m.loadAvg[0]!.toFixed(1)} on ${m.cpus} cores): figures are noisier and slower than on an idle machine.`);
+
+  const partial: BenchResults = {
+    version: RESULTS_VERSION,
+    mode: args.mode,
+    startedAt: started.toISOString(),
+    durationMs: now() - t0,
+    machine: m,
+    setup: { frontends, replicas, dataFile: path.relative(ROOT, dataFile), ratings: workload.ratings, profile: 'default', gossipIntervalMs: gossipIntervalMs || convergence[0]?.gossipIntervalMs || 0 },
+    floor,
+    latency,
+    throughput,
+    convergence,
+    memory,
+    startup,
+    targets: [],
+    failures,
+    notes,
+  };
+  const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };
+  const md = toMarkdown(results);
+  process.stdout.write(`${md}\n`);
+  const files = await writeOutputs(args.out, results, md);
+  log(`wrote ${files.map((f) => path.relative(process.cwd(), f) || f).join(', ')}`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`bench: ${sig}: stopping every process it started\n`);
+    killAllNow();
+    // The cluster helper's exit hook kills the cluster processes by PID.
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
+}
+
+main().then(
+  async (code) => {
+    await stopAll();
+    process.exit(code);
+  },
+  async (e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+    await stopAll();
+    process.exit(1);
+  },
+);
