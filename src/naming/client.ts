@@ -206,9 +206,20 @@ export class NamingClient {
     return r.members;
   }
 
-  /** cb(true) on connecting to the naming service, cb(false) on losing it or failing to reach it. */
+  /**
+   * cb(true) on connecting to the naming service, cb(false) on losing it or
+   * failing to reach it. If the state is already known, cb hears it right
+   * after subscribing (asynchronously).
+   */
   onConnection(cb: (up: boolean) => void): void {
+    if (this.closed) return;
     this.connListeners.push(cb);
+    if (this.up === undefined) return;
+    queueMicrotask(() =>
+      this.guard('onConnection listener', () => {
+        if (!this.closed && this.up !== undefined) cb(this.up);
+      }),
+    );
   }
 
   /** Leaves the naming service (closing the connection deregisters this member at once). */

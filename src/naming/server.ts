@@ -115,7 +115,7 @@ export async function startNaming(o: NamingOptions): Promise<NamingHandle> {
   // Leases: a sweep every `sweepMs`. If the sweep itself ran late (this
   // process was stalled), the members' heartbeats are still queued unread, so
   // every lease is extended by the stall instead of expiring everyone.
-  const sweepMs = Math.max(10, Math.min(100, Math.floor(config.leaseMs / 5)));
+  const sweepMs = Math.max(10, Math.min(50, Math.floor(config.leaseMs / 10)));
   let lastSweep = performance.now();
   const sweep = setInterval(() => {
     try {

@@ -104,6 +104,9 @@ test('register resolves with the members; lookup and list find them', async () =
   assert.equal(names(await c.list('frontend')), ['fe1']);
   assert.equal(names(await c.list()), ['fe1', 'rm1']);
   assert.ok(c.connected);
+  const ups = recorder<boolean>();
+  c.onConnection(ups.push);
+  await ups.until((u) => u, 1000, 'the current state for a late subscriber');
   assert.is((await rejection(c.lookup('not a name'))).code, 'BAD_REQUEST');
 });
 

@@ -212,6 +212,46 @@ test('a member process that hangs (SIGSTOP, connection open but silent) disappea
   assert.ok(Math.max(...times) < 2000, `slowest ${Math.max(...times)} ms`);
 });
 
+test('a member notices a hung naming service, and registers again once it resumes', async () => {
+  const { p, url } = await namingProcess(['--profile', 'test']);
+  const c = new NamingClient({ url, config: testConfig, log: quiet });
+  clients.push(c);
+  const ups: { up: boolean; at: number }[] = [];
+  const waiters = new Set<() => void>();
+  c.onConnection((up) => {
+    ups.push({ up, at: performance.now() });
+    for (const w of [...waiters]) w();
+  });
+  const next = (up: boolean, ms: number) =>
+    new Promise<number>((resolve, reject) => {
+      const check = () => {
+        const hit = ups.find((u) => u.up === up);
+        if (!hit) return;
+        waiters.delete(check);
+        clearTimeout(t);
+        resolve(hit.at);
+      };
+      const t = setTimeout(() => reject(new Error(`no onConnection(${up}) within ${ms} ms`)), ms);
+      waiters.add(check);
+      check();
+    });
+  await c.register({ kind: 'replica', name: 'rm1', url: 'http://127.0.0.1:9/rm1', meta: {} });
+  const t0 = performance.now();
+  p.child.kill('SIGSTOP');
+  let down: number;
+  try {
+    down = (await next(false, 10_000)) - t0;
+  } finally {
+    p.child.kill('SIGCONT');
+  }
+  console.log(`  hung naming service noticed after ${down.toFixed(0)} ms (test profile)`);
+  ups.length = 0;
+  await next(true, 10_000);
+  const w = watcher(url, testConfig);
+  await w.listed('rm1', 5000);
+  assert.is((await c.lookup('rm1'))?.name, 'rm1');
+});
+
 test('HEARSAY_SECRET protects registration; lookups stay open; members with the secret register', async () => {
   const { p, url } = await namingProcess(['--profile', 'test'], { HEARSAY_SECRET: 'cluster-key' });
   const outsider = member(url, 'rogue', 'test', { HEARSAY_SECRET: '' });
