@@ -112,6 +112,17 @@ test('Tab completes a movie title from the service', async () => {
   t.inst.unmount();
 });
 
+test('keys that arrive together (a paste, a terminal multiplexer) are still separate keys: Enter submits, Tab completes', async () => {
+  const t = start();
+  t.inst.stdin.write('avg 2\r');
+  await waitFor('the answer', () => t.frame().includes('Jumanji (1995)  #2'));
+  t.inst.stdin.write('get jum\t');
+  await waitFor('the completion', () => t.frame().trimEnd().endsWith('› get Jumanji'));
+  t.inst.stdin.write('x\x7f\r');
+  await waitFor('the read', () => t.frame().includes('you have not rated it'));
+  t.inst.unmount();
+});
+
 test('up arrow recalls the previous command', async () => {
   const t = start();
   await t.typeLine('avg 2');

@@ -37,7 +37,6 @@ function useTerminalSize(fixed: { columns?: number | undefined; rows?: number | 
     return () => {
       stdout.off('resize', onResize);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stdout, fixed.columns, fixed.rows]);
   return size;
 }
@@ -92,6 +91,17 @@ export function App(props: AppProps) {
     if (key.ctrl && input === 'a') return dispatch({ type: 'cursor', to: 'home' });
     if (key.ctrl && input === 'e') return dispatch({ type: 'cursor', to: 'end' });
     if (key.return || input === '\r' || input === '\n') return hook.submit(state.input);
+    if (input.length > 1 && /[\r\n\t\x7f\b]/.test(input)) {
+      // Several keys in one read (a paste, or keys sent by a program): line breaks submit, tabs complete.
+      for (const part of input.split(/(\r\n|[\r\n\t\x7f\b])/)) {
+        if (part === '') continue;
+        if (part === '\t') dispatch({ type: 'tab', commands: COMMAND_NAMES });
+        else if (part === '\x7f' || part === '\b') dispatch({ type: 'backspace' });
+        else if (/^[\r\n]/.test(part)) hook.submit(hook.current().input);
+        else dispatch({ type: 'insert', text: part });
+      }
+      return;
+    }
     if (key.tab) return dispatch({ type: 'tab', commands: COMMAND_NAMES });
     if (key.pageUp) return dispatch({ type: 'scroll', by: page, view: viewRows.current });
     if (key.pageDown) return dispatch({ type: 'scroll', by: -page, view: viewRows.current });

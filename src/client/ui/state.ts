@@ -186,7 +186,6 @@ function applyCompletion(s: UiState, from: number, candidates: readonly Candidat
   const prefix = commonPrefix(candidates.map((c) => c.insert));
   const fill = prefix.length > typed.trim().length ? prefix : typed;
   const input = head + fill + tail;
-  const shown = candidates.map((c) => c.display);
   return {
     ...s,
     input,
@@ -194,8 +193,13 @@ function applyCompletion(s: UiState, from: number, candidates: readonly Candidat
     completion: { from, candidates, index: -1 },
     awaitingTitles: null,
     histIndex: null,
-    notice: line(seg(`${candidates.length} choices (Tab cycles): `, 'dim'), shown.join('  ·  ')),
+    notice: choicesNotice(candidates, -1),
   };
+}
+
+/** The completion choices, the one on the line (if any) in brackets. */
+function choicesNotice(candidates: readonly Candidate[], index: number): Line {
+  return line(seg(`${candidates.length} choices (Tab cycles): `, 'dim'), candidates.map((c, i) => (i === index ? `[${c.display}]` : c.display)).join('  ·  '));
 }
 
 function runCompletion(s: UiState, commands: readonly string[]): UiState {
@@ -263,7 +267,7 @@ export function reduce(s: UiState, a: Action): UiState {
         const pick = c.candidates[index] as Candidate;
         const tail = s.input.slice(s.cursor);
         const input = s.input.slice(0, c.from) + pick.insert + tail;
-        return { ...s, input, cursor: c.from + pick.insert.length, completion: { ...c, index } };
+        return { ...s, input, cursor: c.from + pick.insert.length, completion: { ...c, index }, notice: choicesNotice(c.candidates, index) };
       }
       return runCompletion(s, a.commands);
     }
