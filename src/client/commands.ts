@@ -410,25 +410,21 @@ async function run(s: CommandSession, c: Command): Promise<CommandResult> {
     case 'delete': {
       const m = await resolveMovie(s, c.movie, c.name);
       if ('kind' in m) return m;
-      let title = m.title;
-      if (title === undefined) {
-        // By id: check the movie exists (and learn its title) before changing anything.
-        const a = await ask(s, { kind: 'movie', movieId: m.movieId });
-        if ('kind' in a) return a;
-        title = a.result.title;
-      }
+      if (c.name === 'rate' && (c.stars === undefined || !isValidRating(c.stars))) return err('BAD_RATING', `${String(c.stars)} is not a rating`, RATING_HINT);
       const timestamp = Math.floor(Date.now() / 1000);
-      if (c.name === 'rate') {
-        const stars = c.stars;
-        if (stars === undefined || !isValidRating(stars)) return err('BAD_RATING', `${String(stars)} is not a rating`, RATING_HINT);
-        const reply = await s.update({ kind: 'rate', userId: s.user, movieId: m.movieId, rating: stars, timestamp });
-        if (!reply.ok) return errorOf(reply, `rate ${m.movieId} ${stars}`);
-        if (reply.kind !== 'update') return err('INTERNAL', 'the front end answered an update with a query reply', RETRY_HINT);
-        return { kind: 'rated', movieId: m.movieId, title, rating: stars, timestamp, uid: reply.uid, warning: reply.warning, served: served(s, reply) };
-      }
-      const reply = await s.update({ kind: 'delete', userId: s.user, movieId: m.movieId, timestamp });
-      if (!reply.ok) return errorOf(reply, `delete ${m.movieId}`);
+      const op: Update =
+        c.name === 'rate'
+          ? { kind: 'rate', userId: s.user, movieId: m.movieId, rating: c.stars!, timestamp }
+          : { kind: 'delete', userId: s.user, movieId: m.movieId, timestamp };
+      // By id, the title is looked up alongside the update (a replica refuses an unknown movie itself).
+      const [reply, about] = await Promise.all([s.update(op), m.title === undefined ? ask(s, { kind: 'movie', movieId: m.movieId }) : Promise.resolve(undefined)]);
+      const again = c.name === 'rate' ? `rate ${m.movieId} ${c.stars}` : `delete ${m.movieId}`;
+      if (!reply.ok) return errorOf(reply, again);
       if (reply.kind !== 'update') return err('INTERNAL', 'the front end answered an update with a query reply', RETRY_HINT);
+      const title = m.title ?? (about && !('kind' in about) ? about.result.title : `movie #${m.movieId}`);
+      if (op.kind === 'rate') {
+        return { kind: 'rated', movieId: m.movieId, title, rating: op.rating, timestamp, uid: reply.uid, warning: reply.warning, served: served(s, reply) };
+      }
       return { kind: 'deleted', movieId: m.movieId, title, timestamp, uid: reply.uid, warning: reply.warning, served: served(s, reply) };
     }
     case 'mine':

@@ -295,13 +295,10 @@ export class Session {
     this.members = list.filter((m) => m.kind === 'frontend');
     this.listed = true;
     for (const w of this.listWaiters.splice(0)) w();
-    const c = this.conn;
-    if (c && !c.dropped && !this.members.some((m) => m.name === c.name && m.url === c.url)) {
-      // Our front end left the naming service: it is stopping or was declared dead.
-      this.fail(c, `${c.name} left the naming service`);
-    } else if (!c && this.members.length > 0) {
-      this.heal();
-    }
+    // A front end that leaves the list is not dropped here: while its connection works it can
+    // still serve (naming may be shutting down, or cut off from it); a dead one is noticed by
+    // its connection dropping or by a timeout.
+    if ((!this.conn || this.conn.dropped) && this.members.length > 0) this.heal();
   }
 
   /** Waits until naming has told us at least one front end (or the deadline). */

@@ -69,7 +69,7 @@ export interface ClusterOptions {
   randomStatus?: boolean;
   /** Write each process's log to `<logDir>/<name>.log`. */
   logDir?: string;
-  /** How long each process may take to print its ready line (default 15 s). */
+  /** How long each process may take to print its ready line, and all to register (default 20 s). */
   readyTimeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when stopping (default 2 s). */
   graceMs?: number;
@@ -215,10 +215,12 @@ export class Cluster {
       const results = await Promise.allSettled(starts);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      await c.waitForMembers({ frontends: c.frontends.length, replicas: c.replicas.length });
+      await c.waitForMembers({ frontends: c.frontends.length, replicas: c.replicas.length, timeoutMs: o.readyTimeoutMs ?? 20_000 });
       return c;
     } catch (e) {
       await c.close();
+      // Test runners tend to hide errors thrown in setup hooks; say it here too.
+      process.stderr.write(`Cluster.start failed: ${(e as Error).message}\n`);
       throw e;
     }
   }
@@ -343,6 +345,21 @@ export class Cluster {
     return s;
   }
 
+  /**
+   * Ids of existing movies (ids have gaps), the `n` smallest, asked through a
+   * front end with a search that matches every title. At most 200.
+   */
+  async movieIds(n: number): Promise<number[]> {
+    const s = await Session.connect({ naming: this.namingUrl, user: toUserId(1), config: this.config });
+    try {
+      const r = await s.query({ kind: 'search', words: '', limit: Math.min(200, Math.max(1, n)) });
+      if (!r.ok || r.kind !== 'query') throw new Error(`search for movie ids failed: ${JSON.stringify(r)}`);
+      return (r.result as { movies: { movieId: number }[] }).movies.map((m) => m.movieId);
+    } finally {
+      await s.close();
+    }
+  }
+
   /** Calls a replica's `introspect` (with the cluster secret). */
   async introspect(name: string, timeoutMs = 3000): Promise<Introspection> {
     const r = await this.rmCall<Reply<{ state: Introspection }>>(name, timeoutMs, (s) => s.timeout(timeoutMs).emitWithAck('introspect', {}));
@@ -433,7 +450,7 @@ export class Cluster {
     const p = new ProcImpl(kind, name, child, this.o.logDir);
     this.procs.set(name, p);
     this.history.push(p);
-    const timeoutMs = this.o.readyTimeoutMs ?? 15_000;
+    const timeoutMs = this.o.readyTimeoutMs ?? 20_000;
     return new Promise<ProcImpl>((resolve, reject) => {
       let out = '';
       let done = false;
