@@ -60,6 +60,8 @@ interface Pending {
 
 export interface FeState {
   readonly name: string;
+  /** Prefix of the uids this front end makes; unique per incarnation, bounded length. */
+  readonly uidPrefix: string;
   readonly config: FeConfig;
   now: number;
   rngState: number;
@@ -122,9 +124,15 @@ export type FeEffect =
   /** For the trace view: which replicas were chosen for a request and why. */
   | { readonly type: 'chose'; readonly requestId: RequestId; readonly prev: VTS; readonly chosen: readonly TraceChoice[]; readonly retry: boolean };
 
+/**
+ * `seed` also names this incarnation of the front end in the uids it makes
+ * (`<name>.<seed>:<n>`): a restarted front end must not reuse the uid of an
+ * update issued by its previous life, which replicas still remember.
+ */
 export function createFrontend(name: string, config: FeConfig, now: number, seed: number): FeState {
   return {
     name,
+    uidPrefix: `${name}.${(seed >>> 0).toString(36)}`,
     config,
     now,
     rngState: seed >>> 0,
@@ -163,7 +171,7 @@ export function feStep(s: FeState, input: FeInput): FeEffect[] {
         kind: isUpdate ? 'update' : 'query',
         query: isUpdate ? undefined : input.query,
         op: isUpdate ? input.op : undefined,
-        uid: isUpdate ? (input.uid ?? (`${s.name}:${input.requestId}:${++s.seq}` as UpdateId)) : undefined,
+        uid: isUpdate ? (input.uid ?? (`${s.uidPrefix}:${++s.seq}` as UpdateId)) : undefined,
         issuedAt: isUpdate ? input.issuedAt : s.now,
         prev: V.merge(s.prev, input.prev),
         tried: [],

@@ -148,8 +148,8 @@ export class World {
   /** uid → version and row key, captured from the FE's sends (the oracle). */
   private readonly updates = new Map<UpdateId, { version: Version; key: string }>();
   private readonly acked = new Map<UpdateId, { version: Version; key: string }>();
-  /** uid → the client that issued it (FE uids embed the client's request id). */
-  private readonly feClient = { get: (uid: string) => uid.split(':')[1] };
+  /** uid → the client that issued it. */
+  private readonly feClient = new Map<string, string>();
   private epoch = 0;
   private loss: number;
   private dup: number;
@@ -391,7 +391,10 @@ export class World {
       c.pendingUpdate = { key: `${c.user}:${movie}`, op };
       c.pendingQuery = undefined;
       this.log(`${c.name} → ${fe} ${op.kind} ${op.userId}:${op.movieId} prev ${V.format(c.prev)}`);
-      this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: this.sessionPrev(c), op, issuedAt: this.time } });
+      // Like the real client session, the client names its update, so a retry can never apply twice.
+      const uid = `${c.name}:${c.seq}` as UpdateId;
+      this.feClient.set(uid, c.name);
+      this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: this.sessionPrev(c), op, uid, issuedAt: this.time } });
       return;
     }
     let query: Query;
