@@ -24,6 +24,14 @@ export interface NamingClientOptions {
   connectTimeoutMs?: number | undefined;
   /** How long one request waits for its answer (default 2 × config.leaseMs). */
   requestTimeoutMs?: number | undefined;
+  /**
+   * After a reconnect, members the watcher knew that are missing from the
+   * fresh list stay in it this long (default 2 × leaseMs + 2000) unless they
+   * leave explicitly: a restarted naming service starts empty and fills up as
+   * members reconnect, and a transient "everyone left" must not reach the
+   * watchers. 0 delivers the fresh list as is.
+   */
+  reconnectGraceMs?: number | undefined;
 }
 
 type NamingSocket = Socket<NamingEmit, NamingListen>;
@@ -48,6 +56,10 @@ interface Watch {
   readonly onChange: (members: Member[]) => void;
   /** What the watcher was last told; null until the current connection delivered a full list. */
   members: Map<string, Member> | null;
+  /** The list before the last disconnect, until the new connection delivers one. */
+  previous: Map<string, Member> | null;
+  /** Members kept from before a reconnect that the naming service has not listed since, with when they are dropped. */
+  readonly ghosts: Map<string, number>;
 }
 
 const byName = (a: Member, b: Member) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -65,6 +77,7 @@ export class NamingClient {
   private readonly config: Config;
   private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly reconnectGraceMs: number;
 
   private closed = false;
   /** Counts connections; a reply from an older connection is ignored. */
@@ -101,6 +114,7 @@ export class NamingClient {
     this.config = o.config;
     this.connectTimeoutMs = o.connectTimeoutMs ?? o.config.feRequestTimeoutMs;
     this.requestTimeoutMs = o.requestTimeoutMs ?? 2 * o.config.leaseMs;
+    this.reconnectGraceMs = o.reconnectGraceMs ?? 2 * o.config.leaseMs + 2000;
     this.socket = io(o.url, {
       transports: ['websocket'],
       auth: o.secret ? { secret: o.secret } : {},
@@ -171,11 +185,14 @@ export class NamingClient {
   /**
    * Calls onChange with the full list of members of `kind` (all kinds if
    * undefined), sorted by name: once subscribed, on every join, leave and
-   * update, and again after every reconnect.
+   * update, and again after every reconnect. After a reconnect, members
+   * missing from the fresh list are kept for reconnectGraceMs (they are
+   * probably re-registering with a restarted naming service) and dropped
+   * then if they have not come back.
    */
   watch(kind: MemberKind | undefined, onChange: (members: Member[]) => void): void {
     if (this.closed) return;
-    const w: Watch = { kind, onChange, members: null };
+    const w: Watch = { kind, onChange, members: null, previous: null, ghosts: new Map() };
     this.watches.push(w);
     if (this.socket.connected) void this.subscribe(w, this.connGen);
   }
@@ -244,6 +261,7 @@ export class NamingClient {
     this.log.info(`naming: connected to ${this.url}`);
     this.setUp(true);
     for (const w of this.watches) {
+      if (w.members) w.previous = w.members;
       w.members = null;
       void this.subscribe(w, this.connGen);
     }
@@ -426,7 +444,23 @@ export class NamingClient {
       );
   }
 
+  /** Drops the members kept over a reconnect that never came back. */
+  private expireGhosts(): void {
+    const now = performance.now();
+    for (const w of this.watches) {
+      if (!w.members || w.ghosts.size === 0) continue;
+      let changed = false;
+      for (const [name, until] of w.ghosts) {
+        if (until > now) continue;
+        w.ghosts.delete(name);
+        changed = w.members.delete(name) || changed;
+      }
+      if (changed) this.deliver(w);
+    }
+  }
+
   private heartbeatTick(): void {
+    this.expireGhosts();
     if (this.closed || !this.socket.connected || this.registeredFor?.conn !== this.connGen) return;
     const silent = performance.now() - this.lastAnswerAt;
     if (silent > 2 * this.config.leaseMs + this.config.heartbeatMs) {
@@ -482,7 +516,19 @@ export class NamingClient {
       if (this.closed || conn !== this.connGen) return; // the next connection subscribes again
       if (r?.ok) {
         this.answered();
-        w.members = new Map(r.members.filter(isMember).map((m) => [m.name, m]));
+        const fresh = new Map(r.members.filter(isMember).map((m) => [m.name, m]));
+        const now = performance.now();
+        if (w.previous && this.reconnectGraceMs > 0) {
+          for (const [name, m] of w.previous) {
+            if (fresh.has(name)) w.ghosts.delete(name);
+            else {
+              fresh.set(name, m);
+              if (!w.ghosts.has(name)) w.ghosts.set(name, now + this.reconnectGraceMs);
+            }
+          }
+        } else w.ghosts.clear();
+        w.previous = null;
+        w.members = fresh;
         this.deliver(w);
         return;
       }
@@ -503,6 +549,7 @@ export class NamingClient {
     }
     for (const w of this.watches) {
       if (!w.members || (w.kind !== undefined && w.kind !== m.kind)) continue;
+      w.ghosts.delete(m.name);
       if (type === 'left') {
         if (!w.members.delete(m.name)) continue;
       } else {

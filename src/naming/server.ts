@@ -86,8 +86,12 @@ export async function startNaming(o: NamingOptions): Promise<NamingHandle> {
     pingTimeout: 3000,
   });
 
+  /** Set while shutting down: members are not leaving, the service is, so watchers are told nothing. */
+  let shuttingDown = false;
+
   /** Sends the registry's events to the watchers and closes the sockets of expired members. */
   const publish = (events: readonly RegistryEvent[]) => {
+    if (shuttingDown) return;
     for (const ev of events) {
       const m = ev.member;
       const rooms = [roomOf(undefined), roomOf(m.kind)];
@@ -256,6 +260,7 @@ export async function startNaming(o: NamingOptions): Promise<NamingHandle> {
     port,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
+        shuttingDown = true;
         clearInterval(sweep);
         io.close(() => resolve());
       });

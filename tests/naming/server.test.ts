@@ -301,13 +301,20 @@ test('malformed payloads to every event get error replies and the server stays u
   assert.equal((await call(s, 'list', {})).members.map((m: Member) => m.name), ['rm1']);
 });
 
-test('closing the server closes every member connection', async () => {
+test('closing the server closes every connection without telling watchers that members left', async () => {
   const n = await naming();
+  const watcher = await raw(n.url);
+  await call(watcher, 'watch', {});
+  const lefts: string[] = [];
+  watcher.on('left', (m: Member) => lefts.push(m.name));
   const m = await raw(n.url);
   await call(m, 'register', member('rm1'));
   const gone = new Promise<string>((resolve) => m.once('disconnect', resolve));
+  const watcherGone = new Promise<string>((resolve) => watcher.once('disconnect', resolve));
   await n.close();
   await gone;
+  await watcherGone;
+  assert.equal(lefts, [], 'the service went away, not the member');
 });
 
 test.run();
