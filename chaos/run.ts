@@ -138,7 +138,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   try {
     workload = new Workload({ seed: o.seed, namingUrl: cluster.namingUrl, config, clients: clientSpecs(users), hotMovies, history });
     await workload.connect();
-    admin = await Session.connect({ naming: cluster.namingUrl, user: userId(1), config });
+    admin = await Session.connect({ naming: cluster.namingUrl, user: userId(1), config, secret });
     log(`chaos: cluster up (naming, ${TOPOLOGY.frontends.length} front ends, ${TOPOLOGY.replicas.length} replicas), ${workload.clients.length} clients on users ${users.join(', ')}, hot movies ${hotMovies.join(', ')}`);
 
     // ---- fault phase --------------------------------------------------------
