@@ -204,7 +204,9 @@ export interface LoadOptions {
   /** Only updates (rate and delete) instead of the 90/10 mix. */
   readonly updatesOnly?: boolean;
   readonly ownMovies?: number;
+  /** Called after every `progressEvery` (default 1000) operations. */
   readonly progress?: (ops: number) => void;
+  readonly progressEvery?: number;
 }
 
 export interface LoadResult {
@@ -259,7 +261,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
             failed++;
             errors[r.code ?? 'ERROR'] = (errors[r.code ?? 'ERROR'] ?? 0) + 1;
           } else (fn === 'rate' || fn === 'delete' ? updateMs : queryMs).push(r.end - r.start);
-          if (o.progress && ops % 1000 === 0) o.progress(ops);
+          if (o.progress && ops % (o.progressEvery ?? 1000) === 0) o.progress(ops);
         }
       }),
     );

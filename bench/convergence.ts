@@ -118,14 +118,18 @@ function hops(events: readonly RmTraceEvent[], uid: string, holders: ReadonlySet
   return Number.isFinite(max) ? max : null;
 }
 
-export async function measureConvergence(o: ConvergenceOptions): Promise<ConvergenceRow[]> {
+/**
+ * Measures on `cluster` if given (growing it; the caller closes it), else on
+ * a cluster of its own with one front end.
+ */
+export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluster): Promise<ConvergenceRow[]> {
   const rows: ConvergenceRow[] = [];
   const first = o.sizes[0] ?? 4;
   const t0 = now();
-  const c = await Cluster.start({ frontends: 1, replicas: first, profile: 'default', readyTimeoutMs: 60_000 });
+  const c = cluster ?? (await Cluster.start({ frontends: 1, replicas: first, profile: 'default', readyTimeoutMs: 60_000 }));
   const tracer = new Tracer(c.secret);
   try {
-    o.log(`convergence: ${first} replicas up in ${Math.round(now() - t0)} ms`);
+    if (!cluster) o.log(`convergence: ${first} replicas up in ${Math.round(now() - t0)} ms`);
     const session = await c.session(BENCH_USER_BASE + 50_000);
     const rnd = random(77);
     const ids = new Map<string, string>(); // replica id → name
@@ -136,7 +140,7 @@ export async function measureConvergence(o: ConvergenceOptions): Promise<Converg
         const batch = Math.min(n - c.replicas.length, BATCH);
         await Promise.all(Array.from({ length: batch }, () => c.addReplica()));
       }
-      await c.waitForMembers({ frontends: 1, replicas: n, timeoutMs: 60_000 });
+      await c.waitForMembers({ frontends: c.frontends.length, replicas: n, timeoutMs: 60_000 });
       for (const p of c.replicas) {
         await tracer.subscribe(p.name, p.url);
         const st = await c.introspect(p.name);
@@ -196,6 +200,6 @@ export async function measureConvergence(o: ConvergenceOptions): Promise<Converg
     return rows;
   } finally {
     tracer.close();
-    await c.close();
+    if (!cluster) await c.close();
   }
 }

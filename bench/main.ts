@@ -119,19 +119,35 @@ async function main(): Promise<number> {
     }
   }
 
-  if (args.only.has('convergence')) {
+  // 5, then 4: memory on a fresh cluster (its processes have only loaded the data), which convergence then grows.
+  if (args.only.has('memory') || args.only.has('convergence')) {
+    let cluster: Cluster | undefined;
     try {
-      convergence = await measureConvergence({ workload, ...p.convergence, log });
+      const c0 = now();
+      cluster = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000 });
+      log(`fresh cluster of ${frontends} front ends and ${replicas} replicas up in ${Math.round(now() - c0)} ms`);
     } catch (e) {
-      fail('convergence', e);
+      fail('cluster start', e);
     }
-  }
-
-  if (args.only.has('memory')) {
-    try {
-      memory = await measureMemory({ workload, frontends, replicas, ...p.memory, log });
-    } catch (e) {
-      fail('memory', e);
+    if (cluster) {
+      try {
+        if (args.only.has('memory')) {
+          try {
+            memory = await measureMemory({ workload, dataFile, ...p.memory, log }, cluster);
+          } catch (e) {
+            fail('memory', e);
+          }
+        }
+        if (args.only.has('convergence')) {
+          try {
+            convergence = await measureConvergence({ workload, ...p.convergence, log }, p.convergence.sizes[0] === replicas ? cluster : undefined);
+          } catch (e) {
+            fail('convergence', e);
+          }
+        }
+      } finally {
+        await cluster.close();
+      }
     }
   }
 

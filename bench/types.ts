@@ -99,6 +99,8 @@ export interface ProcessMemory {
   readonly kind: 'naming' | 'frontend' | 'replica';
   readonly pid: number;
   readonly afterLoadMB: number | null;
+  /** After the first tenth of the updates (allocation warm-up done). */
+  readonly afterWarmupMB: number | null;
   readonly afterUpdatesMB: number | null;
   readonly settledMB: number | null;
 }
@@ -117,12 +119,18 @@ export interface ReplicaGrowth {
 
 export interface MemoryResult {
   readonly updates: number;
+  /** Distinct (user, movie) rows the updates overwrite. */
+  readonly rows: number;
+  /** Updates done when the warm-up sample was taken. */
+  readonly warmupUpdates: number;
   readonly updatesPerSec: number;
   readonly failed: number;
   readonly processes: readonly ProcessMemory[];
   readonly replicas: readonly ReplicaGrowth[];
   /** During the update run: RSS samples of the first replica (MB), to show flatness. */
   readonly rssTrace: readonly { readonly updates: number; readonly mb: number }[];
+  /** RSS of a bare Node process, and of one that only loaded the data file into the sql.js store. */
+  readonly baseline: { readonly nodeMB: number; readonly nodeWithStoreMB: number } | null;
 }
 
 export interface StartupResult {
