@@ -97,19 +97,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const log = stderrLogger(`naming[${args.name}]`);
-  let handle: Awaited<ReturnType<typeof startNaming>>;
-  try {
-    handle = await startNaming({ host: args.host, port: args.port, advertise: args.advertise, secret: args.secret, config: configFor(args.profile), log });
-  } catch (e) {
-    log.error(`could not start: ${(e as Error).message}`);
-    process.exitCode = 1;
-    return;
-  }
+  let handle: Awaited<ReturnType<typeof startNaming>> | undefined;
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`${sig}: shutting down`);
+    if (!handle) process.exit(0); // not listening yet: nothing to close
     // Closing drops every member's connection; members reconnect to a new instance.
     const force = setTimeout(() => {
       log.warn('shutdown took over 3 s; exiting anyway');
@@ -126,6 +120,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    handle = await startNaming({ host: args.host, port: args.port, advertise: args.advertise, secret: args.secret, config: configFor(args.profile), log });
+  } catch (e) {
+    log.error(`could not start: ${(e as Error).message}`);
+    process.exit(1);
+  }
   process.stdout.write(`hearsay naming ${args.name} ready at ${handle.url}\n`);
 }
 
