@@ -132,6 +132,14 @@ export class CommandRunner {
     return this.session;
   }
 
+  /** Connects now rather than at the first command (interactive use); failures are left to that command. */
+  warmUp(): Promise<void> {
+    return this.connect().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   private connect(): Promise<Session> {
     if (this.session) return Promise.resolve(this.session);
     this.connecting ??= Session.connect({
@@ -147,7 +155,9 @@ export class CommandRunner {
         s.on('frontend', (name, why) => this.out.note(name ? `using front end ${name} (${why})` : `no front end reachable: ${why}`));
         s.on('naming', (up) => this.out.note(up ? 'naming service reachable again' : 'naming service unreachable; carrying on with the current front end'));
         s.on('trace', (e) => {
-          if (this.traceOn) this.out.trace(e);
+          // Empty gossip rounds happen many times a second; only gossip that carries something is shown.
+          if (!this.traceOn || ((e.kind === 'gossipSent' || e.kind === 'gossipReceived') && e.records === 0)) return;
+          this.out.trace(e);
         });
         return s;
       })
@@ -200,6 +210,9 @@ export function isSkippable(line: string): boolean {
   return t === '' || t.startsWith('#');
 }
 
+/** Set while the line prompt is shown: prints a line above it without garbling what is being typed. */
+let printAbovePrompt: ((text: string) => void) | undefined;
+
 /** The interactive mode: a plain line prompt until quit, Ctrl-D or Ctrl-C. */
 export async function interactive(runner: CommandRunner, user: number): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
@@ -208,6 +221,17 @@ export async function interactive(runner: CommandRunner, user: number): Promise<
     rl.prompt();
   };
   process.stdout.write('hearsay client: type help for the commands, quit to leave\n');
+  await runner.warmUp();
+  let busy = false;
+  printAbovePrompt = (text) => {
+    if (busy) {
+      process.stdout.write(text);
+      return;
+    }
+    process.stdout.write('\r\x1b[2K');
+    process.stdout.write(text);
+    rl.prompt(true);
+  };
   prompt();
   let stop = false;
   rl.on('SIGINT', () => {
@@ -217,8 +241,9 @@ export async function interactive(runner: CommandRunner, user: number): Promise<
   try {
     for await (const line of rl) {
       if (!isSkippable(line)) {
-        rl.pause();
+        busy = true;
         const { quit } = await runner.run(line);
+        busy = false;
         if (quit) {
           stop = true;
           break;
@@ -228,6 +253,7 @@ export async function interactive(runner: CommandRunner, user: number): Promise<
       prompt();
     }
   } finally {
+    printAbovePrompt = undefined;
     rl.close();
   }
 }
@@ -264,7 +290,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     },
     trace(e: TraceEvent) {
-      if (!args.json) pending.push(writeOut(`  · ${formatTrace(e)}\n`));
+      if (args.json) return;
+      const line = `  · ${formatTrace(e)}\n`;
+      if (printAbovePrompt) printAbovePrompt(line);
+      else pending.push(writeOut(line));
     },
     note(msg: string) {
       process.stderr.write(`client: ${sanitize(msg)}\n`);

@@ -145,6 +145,50 @@ launcher('a component that cannot start is named with the end of its log, and ev
   }
 });
 
+for (const [signal, status] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+] as const) {
+  launcher(`${signal} while the client runs stops every process of the run (exit ${status})`, async () => {
+    const child = spawn('bash', [path.join(ROOT, 'bin/main.sh'), '1', '2', '42', '--profile', 'test'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    started.add(child);
+    let stderr = '';
+    child.stdout.resume();
+    const up = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "cluster up" line within 60 s:\n${stderr}`)), 60_000);
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (/cluster up in/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      await up;
+      // The client is waiting for commands on the open stdin; interrupt the launcher.
+      const { pids } = runPids(stderr);
+      await waitFor(() => pids.size > 0 && readFileSync(path.join(runPids(stderr).folder, 'pids'), 'utf8').includes('client '), 10_000);
+      child.kill(signal);
+      assert.is(await exited, status, stderr);
+      for (const [name, pid] of runPids(stderr).pids) assert.not.ok(alive(pid), `${name} (pid ${pid}) is still running`);
+    } finally {
+      if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+      started.delete(child);
+    }
+  });
+}
+
+/** Resolves when cond() holds, checking every 20 ms; throws after timeoutMs. */
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 const client = suite('bin/client');
