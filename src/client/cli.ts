@@ -152,7 +152,7 @@ export class CommandRunner {
     })
       .then((s) => {
         this.session = s;
-        s.on('frontend', (name, why) => this.out.note(name ? `using front end ${name} (${why})` : `no front end reachable: ${why}`));
+        s.on('frontend', (name, why) => this.out.note(name ? `now using front end ${name} (${why})` : `no front end reachable: ${why}`));
         s.on('naming', (up) => this.out.note(up ? 'naming service reachable again' : 'naming service unreachable; carrying on with the current front end'));
         s.on('trace', (e) => {
           // Empty gossip rounds happen many times a second; only gossip that carries something is shown.
