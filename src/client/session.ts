@@ -157,7 +157,9 @@ export class Session {
   /** Sends an update; retries (on another front end if needed) with the same uid. */
   async update(op: Update): Promise<ClientReply> {
     const uid: UpdateId = updateId(this.nextId('u'));
-    return this.request('update', (attempt) => ({ requestId: `${uid}.${attempt}` as RequestId, prev: this.prev, op, uid }));
+    // Every attempt carries the same prev, so all copies of this update depend on the same past.
+    const prev = this.prev;
+    return this.request('update', (attempt) => ({ requestId: `${uid}.${attempt}` as RequestId, prev, op, uid }));
   }
 
   /** The cluster as a front end sees it. Throws OpError when no front end answers. */
