@@ -37,6 +37,14 @@ export interface CheckCounts {
   violations: string[];
 }
 
+/** What a benchmark client needs of a session (a real `Session`, or a stand-in in tests). */
+export interface SessionLike {
+  readonly prev: V.VTS;
+  query(q: Query): Promise<ClientReply>;
+  update(op: Update): Promise<ClientReply>;
+  close(): Promise<void>;
+}
+
 /** A client's own rows: movie → last acknowledged rating (null = deleted), or 'unknown' after a failed write. */
 type Model = Map<number, number | null | 'unknown'>;
 
@@ -47,9 +55,9 @@ export class BenchClient {
   private readonly rnd: () => number;
   readonly movies: number[];
 
-  private constructor(
+  constructor(
     readonly index: number,
-    readonly session: Session,
+    readonly session: SessionLike,
     readonly user: number,
     private readonly w: Workload,
     readonly checks: CheckCounts,
