@@ -82,7 +82,7 @@ function clientSpecs(users: readonly number[]): ClientSpec[] {
 }
 
 /** Picks the run's users and hot movies from the data file (seeded), and reads those users' base rows. */
-async function chooseData(seed: number, dataFile: string): Promise<{ users: number[]; hotMovies: number[]; base: Map<string, BaseRow> }> {
+export async function chooseData(seed: number, dataFile: string): Promise<{ users: number[]; hotMovies: number[]; base: Map<string, BaseRow> }> {
   const SQL = await sqlJs();
   const db = new SQL.Database(readFileSync(dataFile));
   try {
