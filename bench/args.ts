@@ -22,7 +22,7 @@ also goes to stdout, progress to stderr.
 export interface Params {
   floor: { warmup: number; roundTrips: number; storeQueries: number };
   latency: { perFn: number; warmupRounds: number; beforeKillMs: number; afterPerFn: number; maxAfterMs: number; burst: number };
-  throughput: { clientCounts: number[]; durationMs: number; procs: number };
+  throughput: { clientCounts: number[]; durationMs: number; procs: number; idleMs: number };
   convergence: { sizes: number[]; trials: number; timeoutMs: number };
   memory: { updates: number; clients: number; maxMs: number };
   startup: { runs: number };
@@ -32,7 +32,7 @@ export const PARAMS: Record<Mode, Params> = {
   full: {
     floor: { warmup: 1000, roundTrips: 10_000, storeQueries: 2000 },
     latency: { perFn: 1000, warmupRounds: 20, beforeKillMs: 3000, afterPerFn: 200, maxAfterMs: 20_000, burst: 20 },
-    throughput: { clientCounts: [1, 4, 16], durationMs: 10_000, procs: 4 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 10_000, procs: 4, idleMs: 3000 },
     convergence: { sizes: [4, 8, 16, 32], trials: 20, timeoutMs: 10_000 },
     memory: { updates: 100_000, clients: 16, maxMs: 15 * 60_000 },
     startup: { runs: 5 },
@@ -40,7 +40,7 @@ export const PARAMS: Record<Mode, Params> = {
   quick: {
     floor: { warmup: 300, roundTrips: 2000, storeQueries: 300 },
     latency: { perFn: 100, warmupRounds: 3, beforeKillMs: 800, afterPerFn: 20, maxAfterMs: 8000, burst: 10 },
-    throughput: { clientCounts: [1, 4, 16], durationMs: 2000, procs: 4 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 2000, procs: 4, idleMs: 1000 },
     convergence: { sizes: [4, 8, 16], trials: 5, timeoutMs: 5000 },
     memory: { updates: 3000, clients: 16, maxMs: 8000 },
     startup: { runs: 1 },
@@ -48,7 +48,7 @@ export const PARAMS: Record<Mode, Params> = {
   tiny: {
     floor: { warmup: 100, roundTrips: 300, storeQueries: 50 },
     latency: { perFn: 10, warmupRounds: 1, beforeKillMs: 300, afterPerFn: 3, maxAfterMs: 6000, burst: 4 },
-    throughput: { clientCounts: [1, 4], durationMs: 800, procs: 2 },
+    throughput: { clientCounts: [1, 4], durationMs: 800, procs: 2, idleMs: 300 },
     convergence: { sizes: [4], trials: 2, timeoutMs: 5000 },
     memory: { updates: 200, clients: 4, maxMs: 5000 },
     startup: { runs: 1 },

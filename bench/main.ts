@@ -74,6 +74,7 @@ async function main(): Promise<number> {
   let floor: FloorResult | null = null;
   let latency: ScenarioResult[] = [];
   let throughput: ThroughputRow[] = [];
+  let idleCpu: Record<string, number> = {};
   let convergence: ConvergenceRow[] = [];
   let memory: MemoryResult | null = null;
   let startup: StartupResult | null = null;
@@ -108,7 +109,9 @@ async function main(): Promise<number> {
         }
         if (args.only.has('throughput')) {
           try {
-            throughput = await measureThroughput({ cluster, workload, ...p.throughput, log });
+            const t = await measureThroughput({ cluster, workload, ...p.throughput, log });
+            throughput = t.rows;
+            idleCpu = t.idleCpu;
           } catch (e) {
             fail('throughput', e);
           }
@@ -185,6 +188,7 @@ async function main(): Promise<number> {
     floor,
     latency,
     throughput,
+    idleCpu,
     convergence,
     memory,
     startup,

@@ -133,3 +133,21 @@ export async function rssMB(pid: number): Promise<number | null> {
     return null;
   }
 }
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; null where unavailable. */
+export async function cpuMs(pid: number): Promise<number | null> {
+  try {
+    const { readFile } = await import('node:fs/promises');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis are plain.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(rest[11]);
+    const stime = Number(rest[12]);
+    return Number.isFinite(utime) && Number.isFinite(stime) ? ((utime + stime) * 1000) / CLOCK_TICKS : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ: 100 on every mainstream architecture. */
+const CLOCK_TICKS = 100;

@@ -6,7 +6,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { round, type Summary } from './stats.js';
 import { latencyChart } from './svg.js';
-import type { BenchResults, ScenarioResult, Target } from './types.js';
+import type { BenchResults, ScenarioResult, Target, ThroughputRow } from './types.js';
 import { FUNCTIONS, QUERY_FUNCTIONS, type Fn } from './workload.js';
 
 // ---------------------------------------------------------------------------
@@ -157,6 +157,25 @@ function worstAfterRatio(s: ScenarioResult, normal: ScenarioResult | undefined):
 // ---------------------------------------------------------------------------
 // Markdown
 
+/** CPU milliseconds per operation, summed over the replicas, front ends and naming, beyond what the idle cluster uses. */
+export function cpuPerOp(t: ThroughputRow, idle: Readonly<Record<string, number>> = {}): { replica: number; frontend: number; naming: number } {
+  const sum = (re: RegExp) =>
+    Object.entries(t.clusterCpu)
+      .filter(([n]) => re.test(n))
+      .reduce((a, [n, share]) => a + Math.max(0, share - (idle[n] ?? 0)), 0);
+  const k = t.ops > 0 ? t.durationMs / t.ops : 0;
+  return { replica: sum(/^rm/) * k, frontend: sum(/^fe/) * k, naming: sum(/^naming$/) * k };
+}
+
+/** "rm1 95%, fe1 60%, …" busiest first. */
+export function busiest(cpu: Readonly<Record<string, number>>, n = 7): string {
+  return Object.entries(cpu)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, share]) => `${name} ${Math.round(share * 100)}%`)
+    .join(', ');
+}
+
 /** A markdown table; the first column (and any listed in `left`) left-aligned, the rest right-aligned. */
 export function table(head: readonly string[], rows: readonly (readonly (string | number)[])[], left: readonly number[] = []): string {
   const line = (cells: readonly (string | number)[]) => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
@@ -167,9 +186,12 @@ const f2 = (x: number | null | undefined) => (x === null || x === undefined || !
 
 function sumRow(name: string, s: Summary, floor?: number): (string | number)[] {
   const row: (string | number)[] = [name, s.n, f2(s.mean), f2(s.p50), f2(s.p95), f2(s.p99)];
-  if (floor !== undefined) row.push(floor > 0 ? `${f2(s.p50 / floor)}× / ${f2(s.p99 / floor)}×` : '–');
+  if (floor !== undefined) row.push(floor > 0 ? [s.mean, s.p50, s.p95, s.p99].map((x) => f1(x / floor)).join(' / ') : '–');
   return row;
 }
+
+/** Ratios: one decimal (two below 10). */
+const f1 = (x: number) => (!Number.isFinite(x) ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 
 export function toMarkdown(r: BenchResults): string {
   const out: string[] = [];
@@ -219,7 +241,7 @@ export function toMarkdown(r: BenchResults): string {
       if (errs.length) info.push(`errors: ${errs.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
       out.push(`${info.join('; ')}.`);
       out.push('');
-      out.push(table(['function', 'n', 'mean', 'p50', 'p95', 'p99', 'p50 / p99 vs floor'], FUNCTIONS.map((fn) => sumRow(fn, s.functions[fn].all, floor))));
+      out.push(table(['function', 'n', 'mean', 'p50', 'p95', 'p99', '× floor: mean / p50 / p95 / p99'], FUNCTIONS.map((fn) => sumRow(fn, s.functions[fn].all, floor))));
       out.push('');
       if (s.id !== 'normal') {
         out.push('Once failed over:');
@@ -227,12 +249,12 @@ export function toMarkdown(r: BenchResults): string {
         const normal = r.latency.find((x) => x.id === 'normal');
         out.push(
           table(
-            ['function', 'n', 'mean', 'p50', 'p95', 'p99', 'p50 vs floor / vs scenario 1'],
+            ['function', 'n', 'mean', 'p50', 'p95', 'p99', '× floor: mean / p50 / p95 / p99', 'p50 × scenario 1'],
             FUNCTIONS.map((fn) => {
               const a = s.functions[fn].afterFailover;
-              if (!a || a.n === 0) return [fn, 0, '–', '–', '–', '–', '–'];
+              if (!a || a.n === 0) return [fn, 0, '–', '–', '–', '–', '–', '–'];
               const base = normal?.functions[fn].all.p50;
-              return [fn, a.n, f2(a.mean), f2(a.p50), f2(a.p95), f2(a.p99), `${floor > 0 ? f2(a.p50 / floor) : '–'}× / ${base ? f2(a.p50 / base) : '–'}×`];
+              return [...sumRow(fn, a, floor), base ? f1(a.p50 / base) : '–'];
             }),
           ),
         );
@@ -246,7 +268,7 @@ export function toMarkdown(r: BenchResults): string {
     out.push('');
     out.push(
       table(
-        ['clients', 'generator', 'ops/s', 'ops', 'p50', 'p99', 'query p50', 'update p50', 'failed', 'wrong', 'stale', 'generator CPU'],
+        ['clients', 'generator', 'ops/s', 'ops', 'p50', 'p99', 'query p50', 'update p50', 'failed', 'wrong', 'stale', 'generator CPU', 'cluster CPU (total; busiest)'],
         r.throughput.map((t) => [
           t.clients,
           t.generator === 'processes' ? `${t.procs} processes` : 'this process',
@@ -260,7 +282,23 @@ export function toMarkdown(r: BenchResults): string {
           t.wrong,
           t.stale,
           `${Math.round(t.generatorCpu * 100)}% of a core`,
+          `${Math.round(Object.values(t.clusterCpu).reduce((a, b) => a + b, 0) * 100)}%; ${busiest(t.clusterCpu, 3)}`,
         ]),
+      ),
+    );
+    out.push('');
+    const idle = Object.values(r.idleCpu).reduce((a, b) => a + b, 0);
+    out.push(
+      `CPU is a share of one core (this machine has ${r.machine.cpus} cores). The idle cluster (no client) used ${Math.round(idle * 100)}% (${busiest(r.idleCpu, 3)}). CPU time per operation beyond that, summed over the processes of a kind, is the figure the machine's load affects least:`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['clients', 'generator', 'replicas (ms/op)', 'front ends (ms/op)', 'naming (ms/op)', 'cluster (ms/op)'],
+        r.throughput.map((t) => {
+          const per = cpuPerOp(t, r.idleCpu);
+          return [t.clients, t.generator === 'processes' ? `${t.procs} processes` : 'this process', f2(per.replica), f2(per.frontend), f2(per.naming), f2(per.replica + per.frontend + per.naming)];
+        }),
       ),
     );
     out.push('');

@@ -10,7 +10,8 @@
  */
 import type { Cluster } from '../tests/helpers/cluster.js';
 import { runLoad, type LoadOptions, type LoadResult } from './clients.js';
-import { startProc, tsNode } from './proc.js';
+import { cpuMs, startProc, tsNode } from './proc.js';
+import { busiest } from './report.js';
 import { now, summarize } from './stats.js';
 import type { ThroughputRow } from './types.js';
 import { BENCH_USER_BASE, type Workload } from './workload.js';
@@ -22,10 +23,30 @@ export interface ThroughputOptions {
   readonly durationMs: number;
   /** Also run the largest count over this many generator processes (0: never). */
   readonly procs: number;
+  /** How long the idle cluster's CPU use is measured. */
+  readonly idleMs: number;
   readonly log: (line: string) => void;
 }
 
-function row(clients: number, generator: ThroughputRow['generator'], procs: number, parts: readonly LoadResult[]): ThroughputRow {
+/** CPU use of every cluster process over a run, as a share of one core. */
+async function cpuMeter(c: Cluster): Promise<() => Promise<Record<string, number>>> {
+  const procs = [c.naming, ...c.frontends, ...c.replicas];
+  const before = new Map<string, number | null>();
+  for (const p of procs) before.set(p.name, await cpuMs(p.pid));
+  const t0 = now();
+  return async () => {
+    const wall = now() - t0;
+    const out: Record<string, number> = {};
+    for (const p of procs) {
+      const a = before.get(p.name);
+      const b = await cpuMs(p.pid);
+      if (a !== null && a !== undefined && b !== null) out[p.name] = (b - a) / wall;
+    }
+    return out;
+  };
+}
+
+function row(clients: number, generator: ThroughputRow['generator'], procs: number, parts: readonly LoadResult[], cpu: Record<string, number>): ThroughputRow {
   const durationMs = Math.max(...parts.map((p) => p.durationMs));
   const ops = parts.reduce((s, p) => s + p.ops, 0);
   const queries = parts.flatMap((p) => p.queryMs);
@@ -45,15 +66,22 @@ function row(clients: number, generator: ThroughputRow['generator'], procs: numb
     wrong: parts.reduce((s, p) => s + p.checks.wrong, 0),
     stale: parts.reduce((s, p) => s + p.checks.stale, 0),
     generatorCpu: Math.max(...parts.map((p) => p.cpuMs / p.durationMs)),
+    clusterCpu: cpu,
     violations,
   };
 }
 
 /** Runs `clients` sessions spread over `procs` generator processes. */
-async function runInProcesses(base: Omit<LoadOptions, 'clients' | 'firstIndex' | 'progress'>, clients: number, procs: number): Promise<LoadResult[]> {
+async function runInProcesses(
+  base: Omit<LoadOptions, 'clients' | 'firstIndex' | 'progress'>,
+  clients: number,
+  procs: number,
+  ready: () => Promise<void>,
+): Promise<LoadResult[]> {
   const cmd = tsNode('bench/loadgen.ts', []);
   const gens = await Promise.all(Array.from({ length: procs }, () => startProc(cmd.cmd, cmd.args, { ready: /ready at (\S+)/, timeoutMs: 20_000, ipc: true })));
   try {
+    await ready();
     let first = 0;
     const runs = gens.map((g, i) => {
       const n = Math.floor(clients / procs) + (i < clients % procs ? 1 : 0);
@@ -79,9 +107,14 @@ async function runInProcesses(base: Omit<LoadOptions, 'clients' | 'firstIndex' |
   }
 }
 
-export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputRow[]> {
+export async function measureThroughput(o: ThroughputOptions): Promise<{ rows: ThroughputRow[]; idleCpu: Record<string, number> }> {
   const c = o.cluster;
   const rows: ThroughputRow[] = [];
+  // What the cluster burns with no client at all (gossip, heartbeats), to tell it from the cost of requests.
+  const idleMeter = await cpuMeter(c);
+  await new Promise((r) => setTimeout(r, o.idleMs));
+  const idleCpu = await idleMeter();
+  o.log(`throughput: idle cluster CPU ${busiest(idleCpu)}`);
   let run = 0;
   const base = (): Omit<LoadOptions, 'clients' | 'firstIndex' | 'progress'> => ({
     naming: c.namingUrl,
@@ -95,18 +128,22 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
   });
   for (const n of o.clientCounts) {
     const t0 = now();
+    const meter = await cpuMeter(c);
     const r = await runLoad({ ...base(), clients: n, firstIndex: 0 });
-    const x = row(n, 'in-process', 1, [r]);
+    const x = row(n, 'in-process', 1, [r], await meter());
     rows.push(x);
-    o.log(`throughput: ${n} clients in this process: ${Math.round(x.opsPerSec)} ops/s, p50 ${x.all.p50.toFixed(2)} ms, p99 ${x.all.p99.toFixed(2)} ms, generator CPU ${Math.round(x.generatorCpu * 100)}%, ${x.failed} failed, ${x.wrong} wrong, ${x.stale} stale (${Math.round(now() - t0)} ms)`);
+    o.log(`throughput: ${n} clients in this process: ${Math.round(x.opsPerSec)} ops/s, p50 ${x.all.p50.toFixed(2)} ms, p99 ${x.all.p99.toFixed(2)} ms, generator CPU ${Math.round(x.generatorCpu * 100)}%, cluster CPU ${busiest(x.clusterCpu)}, ${x.failed} failed, ${x.wrong} wrong, ${x.stale} stale (${Math.round(now() - t0)} ms)`);
   }
   const largest = Math.max(...o.clientCounts);
   if (o.procs > 1 && largest >= o.procs) {
     const t0 = now();
-    const parts = await runInProcesses(base(), largest, o.procs);
-    const x = row(largest, 'processes', o.procs, parts);
+    let meter: (() => Promise<Record<string, number>>) | undefined;
+    const parts = await runInProcesses(base(), largest, o.procs, async () => {
+      meter = await cpuMeter(c);
+    });
+    const x = row(largest, 'processes', o.procs, parts, meter ? await meter() : {});
     rows.push(x);
     o.log(`throughput: ${largest} clients in ${o.procs} processes: ${Math.round(x.opsPerSec)} ops/s, p50 ${x.all.p50.toFixed(2)} ms, p99 ${x.all.p99.toFixed(2)} ms, generator CPU ≤ ${Math.round(x.generatorCpu * 100)}% each (${Math.round(now() - t0)} ms)`);
   }
-  return rows;
+  return { rows, idleCpu };
 }

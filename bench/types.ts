@@ -77,6 +77,8 @@ export interface ThroughputRow {
   readonly stale: number;
   /** CPU used by the load generator(s), as a share of one core (1 = one core busy). */
   readonly generatorCpu: number;
+  /** CPU used by each cluster process during the run, as a share of one core. */
+  readonly clusterCpu: Readonly<Record<string, number>>;
   readonly violations: readonly string[];
 }
 
@@ -175,6 +177,8 @@ export interface BenchResults {
   readonly floor: FloorResult | null;
   readonly latency: readonly ScenarioResult[];
   readonly throughput: readonly ThroughputRow[];
+  /** CPU of each cluster process with no client (share of one core), measured before the throughput runs. */
+  readonly idleCpu: Readonly<Record<string, number>>;
   readonly convergence: readonly ConvergenceRow[];
   readonly memory: MemoryResult | null;
   readonly startup: StartupResult | null;
