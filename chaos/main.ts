@@ -18,7 +18,10 @@ export const USAGE = `usage: npm run chaos -- [--duration S] [--seed N] [--inten
   --intensity X         how often faults come, 1 = default, 2 = twice as often
   --min-availability P  lowest acceptable share of ok replies while at most one
                         replica is down, 0 to 1 (default 0.8)
-  --quiet               print only the summary`;
+  --quiet               print only the summary
+  --sabotage forget-session
+                        break the clients on purpose (they send an empty session
+                        timestamp) to see the checker catch it`;
 
 export interface ChaosArgs {
   durationS: number;
@@ -26,6 +29,7 @@ export interface ChaosArgs {
   intensity: number;
   minAvailability: number;
   quiet: boolean;
+  sabotage?: 'forget-session' | undefined;
 }
 
 export function parseChaosArgs(argv: readonly string[]): ChaosArgs | { error: string } | 'help' {
@@ -40,8 +44,13 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | { error: st
     const eq = a.indexOf('=');
     const flag = eq > 0 ? a.slice(0, eq) : a;
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (!['--duration', '--seed', '--intensity', '--min-availability'].includes(flag)) return { error: `unknown argument ${a}` };
+    if (!['--duration', '--seed', '--intensity', '--min-availability', '--sabotage'].includes(flag)) return { error: `unknown argument ${a}` };
     if (value === undefined) return { error: `${flag} needs a value` };
+    if (flag === '--sabotage') {
+      if (value !== 'forget-session') return { error: `--sabotage knows only forget-session, got ${value}` };
+      out.sabotage = value;
+      continue;
+    }
     const n = Number(value);
     switch (flag) {
       case '--duration':
@@ -81,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       durationMs: args.durationS * 1000,
       intensity: args.intensity,
       minAvailability: args.minAvailability,
+      sabotage: args.sabotage,
       log: args.quiet ? undefined : (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`${formatSummary(summary)}\n`);

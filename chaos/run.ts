@@ -52,6 +52,8 @@ export interface ChaosOptions {
   readonly intensity?: number | undefined;
   /** Progress lines (default: none). */
   readonly log?: ((line: string) => void) | undefined;
+  /** Breaks the clients on purpose (see workload.ts), to show the checker catches it. */
+  readonly sabotage?: 'forget-session' | undefined;
 }
 
 export interface ChaosSummary {
@@ -136,7 +138,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   let workload: Workload | undefined;
   let admin: Session | undefined;
   try {
-    workload = new Workload({ seed: o.seed, namingUrl: cluster.namingUrl, config, clients: clientSpecs(users), hotMovies, history });
+    workload = new Workload({ seed: o.seed, namingUrl: cluster.namingUrl, config, clients: clientSpecs(users), hotMovies, history, sabotage: o.sabotage });
     await workload.connect();
     admin = await Session.connect({ naming: cluster.namingUrl, user: userId(1), config, secret });
     log(`chaos: cluster up (naming, ${TOPOLOGY.frontends.length} front ends, ${TOPOLOGY.replicas.length} replicas), ${workload.clients.length} clients on users ${users.join(', ')}, hot movies ${hotMovies.join(', ')}`);

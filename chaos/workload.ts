@@ -16,6 +16,7 @@ import type { Config } from '../src/core/config.js';
 import { movieId, userId, type MovieId, type UserId } from '../src/core/ids.js';
 import type { Query, Update } from '../src/core/ops.js';
 import { rngFromState, seedFrom, type Rng } from '../src/core/rng.js';
+import * as V from '../src/core/vts.js';
 import { Session } from '../src/client/session.js';
 import type { History } from './history.js';
 
@@ -36,6 +37,13 @@ export interface WorkloadOptions {
   readonly history: History;
   /** Pause between two operations of one client, uniform in [0, thinkMs]. */
   readonly thinkMs?: number | undefined;
+  /**
+   * Breaks the clients on purpose, to show the checker catches it: with
+   * 'forget-session' every request is sent with an empty session timestamp
+   * and through the other front end than the last one (a front end's own
+   * prev would otherwise still order what its clients see).
+   */
+  readonly sabotage?: 'forget-session' | undefined;
 }
 
 /** Search texts that look like SQL or carry terminal controls: they must change nothing and display safely. */
@@ -120,6 +128,11 @@ export class Client {
   async perform(op: { query: Query } | { update: Update }, final = false): Promise<void> {
     const s = this.session!;
     const h = this.w.o.history;
+    if (this.w.o.sabotage === 'forget-session') {
+      const others = s.frontends().filter((m) => m.name !== s.frontend());
+      if (others.length > 0) await s.useFrontend(this.rng.pick(others).name).catch(() => undefined);
+      s.prev = V.zero();
+    }
     const rec = h.invoke({
       client: this.spec.name,
       user: this.spec.user,
