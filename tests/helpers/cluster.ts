@@ -16,6 +16,14 @@
  *     await c.close();                             // TERM, KILL after a grace, by PID
  *   }
  *
+ * Also: `addReplica/addFrontend(name?)`, `stop(name)` (graceful), `proc(name)`
+ * (pid, url, logTail()), `frontends`/`replicas` (live ones), `all()`, `pids()`,
+ * `namingUrl`, `secret`, `config`, `movieIds(n)` (ids of existing movies: ids
+ * have gaps), `setStatus(rm, status)`, `rmCall(rm, ms, f)` (any replica call
+ * with the secret), `waitForList(pred)` (a condition on naming's list, e.g. a
+ * killed member gone), `waitForConvergence()` (all replicas serving with the
+ * same valueTS and digest).
+ *
  * Guarantees:
  * - Every process is started by this helper with a known PID and stopped by
  *   PID: `close()` sends SIGTERM, then SIGKILL after `graceMs`, and resolves
