@@ -5,7 +5,7 @@ import type { ClusterView, TraceEvent } from '../../src/core/protocol.js';
 import type { VTS } from '../../src/core/vts.js';
 import { commonPrefix, complete, titleArgument, titleInsert } from '../../src/client/ui/complete.js';
 import { activeBanners, initialState, maxScroll, pickChoice, reduce, RESULTS_LIMIT, SWITCH_BANNER_MS, type Action, type UiState } from '../../src/client/ui/state.js';
-import { addTrace, traceRowLines, type TraceRow } from '../../src/client/ui/trace.js';
+import { addTrace, traceLines, traceRowLines, type TraceRow } from '../../src/client/ui/trace.js';
 import { aliasesFor, compactVts } from '../../src/client/ui/timestamps.js';
 import { plainLine, type Line } from '../../src/client/ui/text.js';
 
@@ -292,6 +292,22 @@ test("trace: a request's path fills in one row: FE prev, the two replicas chosen
     '  ← rm1 ts rm1:3 rm2:1 · rm2 failed TIMEOUT',
     '  ✓ reply ts rm1:3 rm2:1 → fe1 prev rm1:3 rm2:1',
   ]);
+});
+
+test("trace: a storm between every pair of replicas after a request fits in three lines under the request's path", () => {
+  const names = ['rm1.a', 'rm2.b', 'rm3.c', 'rm4.d'];
+  let rows: TraceRow[] = addTrace([], { kind: 'request', fe: 'fe1', requestId: 'q1' as RequestId, op: 'rate', prev: ts({}), at: 0 });
+  for (let round = 0; round < 100; round++) {
+    for (const from of names) for (const to of names) if (from !== to) rows = addTrace(rows, gossip(from, to, round % 3, round));
+    rows = addTrace(rows, { kind: 'applied', rm: rid(names[round % 4]!), uid: 'u' as never, at: round });
+  }
+  const a = aliasesFor(names, names);
+  const out = traceLines(rows, a, 80);
+  assert.is(text(out[0]!), '▸ rate via fe1 prev 0');
+  assert.ok(out.length <= 4, `${out.length} lines:\n${out.map(text).join('\n')}`);
+  assert.match(out.map(text).join(' '), /gossip rm1→rm2,rm3,rm4 ×\d+ \(\d+ records\)/);
+  assert.match(out.map(text).join(' '), /idle gossip ×\d+/);
+  for (const l of out) assert.ok(text(l).length <= 80);
 });
 
 test('trace: bounded; the oldest rows go first', () => {

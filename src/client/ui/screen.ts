@@ -6,7 +6,7 @@
 import { activeBanners, maxScroll, type UiState } from './state.js';
 import { clusterAliases, clusterLines, clusterWants } from './cluster.js';
 import { layout, type Layout } from './layout.js';
-import { traceIds, traceRowLines } from './trace.js';
+import { traceIds, traceLines } from './trace.js';
 import { fit, line, lineWidth, ruleLine, seg, textWidth, truncate, type Line } from './text.js';
 import type { VTS } from '../../core/vts.js';
 
@@ -58,12 +58,7 @@ export function traceView(s: UiState, aliases: ReturnType<typeof clusterAliases>
   const head = ruleLine(line(seg('TRACE', 'head'), seg(' client → FE → 2 RMs → reply; gossip between RMs', 'dim')), width, line(seg('ctrl-t hides', 'dim')));
   const h = Math.max(0, height - 1);
   if (s.trace.length === 0) return [head, ...exactly([line(seg('waiting for requests and gossip… (try avg 1 or rate 1 4)', 'dim'))], h)];
-  const lines: Line[] = [];
-  // Only the rows that can be seen are turned into lines.
-  for (let i = s.trace.length - 1; i >= 0 && lines.length < h; i--) {
-    const r = s.trace[i];
-    if (r) lines.unshift(...traceRowLines(r, aliases));
-  }
+  const lines = traceLines(s.trace, aliases, width);
   return [head, ...exactly(lines.map((l) => fit(l, width)), h, true)];
 }
 

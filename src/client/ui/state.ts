@@ -114,6 +114,8 @@ export type Action =
   | { readonly type: 'clear' }
   | { readonly type: 'cluster'; readonly view: ClusterView; readonly at: number }
   | { readonly type: 'trace'; readonly event: TraceEvent }
+  /** Many trace events at once (they arrive in bursts; one action keeps it to one redraw). */
+  | { readonly type: 'traces'; readonly events: readonly TraceEvent[] }
   | { readonly type: 'traceOn'; readonly on: boolean }
   | { readonly type: 'frontend'; readonly name: string | undefined; readonly why: string; readonly at: number }
   | { readonly type: 'naming'; readonly up: boolean }
@@ -310,6 +312,12 @@ export function reduce(s: UiState, a: Action): UiState {
       return { ...s, cluster: a.view, clusterAt: a.at };
     case 'trace':
       return s.traceOn ? { ...s, trace: addTrace(s.trace, a.event) } : s;
+    case 'traces': {
+      if (!s.traceOn || a.events.length === 0) return s;
+      let trace = s.trace;
+      for (const e of a.events) trace = addTrace(trace, e);
+      return { ...s, trace };
+    }
     case 'traceOn':
       return { ...s, traceOn: a.on };
     case 'frontend': {

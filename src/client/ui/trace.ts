@@ -13,7 +13,7 @@ import type { VTS } from '../../core/vts.js';
 import { compactVts, label, type Aliases } from './timestamps.js';
 import { sanitize } from '../format.js';
 import { STATUS_SYMBOL } from './cluster.js';
-import { line, seg, type Line } from './text.js';
+import { fit, line, seg, wrap, type Line, type Seg } from './text.js';
 
 export const TRACE_LIMIT = 200;
 
@@ -232,4 +232,71 @@ export function traceRowLines(r: TraceRow, a: Aliases): Line[] {
     case 'snapshot':
       return [line(seg(L(r.rm), 'hint'), ` installed a snapshot from ${L(r.from)}`)];
   }
+}
+
+type Background = Extract<TraceRow, { kind: 'gossip' | 'idle' | 'applied' }>;
+const isBackground = (r: TraceRow): r is Background => r.kind === 'gossip' || r.kind === 'idle' || r.kind === 'applied';
+
+/** Several background rows as one summary: "gossip rm1→rm2 ×86 (172 records) · rm3→rm4 (2 records, 2 new) · applied rm4 1 · idle ×1056". */
+function backgroundLines(group: readonly Background[], a: Aliases, width: number): Line[] {
+  const first = group[0];
+  if (group.length === 1 && first) return traceRowLines(first, a).map((l) => fit(l, width));
+  const L = (id: string) => label(id, a);
+  const parts: Seg[] = [];
+  const sep = () => {
+    if (parts.length > 0) parts.push(seg(' · ', 'dim'));
+  };
+  const gossip = group.filter((r): r is Extract<Background, { kind: 'gossip' }> => r.kind === 'gossip');
+  if (gossip.length > 0) {
+    // One entry per sender, so even gossip between every pair of four replicas stays short.
+    const bySender = new Map<string, { to: string[]; count: number; records: number; kept: number }>();
+    for (const g of gossip) {
+      const e = bySender.get(g.from) ?? { to: [], count: 0, records: 0, kept: 0 };
+      e.to.push(L(g.to));
+      e.count += g.count;
+      e.records += g.records;
+      e.kept += g.kept;
+      bySender.set(g.from, e);
+    }
+    parts.push(seg('gossip ', 'dim'));
+    [...bySender].forEach(([from, e], i) => {
+      if (i > 0) parts.push(seg(' · ', 'dim'));
+      const what = [plural(e.records, 'record'), e.kept > 0 ? `${e.kept} new` : ''].filter(Boolean).join(', ');
+      parts.push(seg(`${L(from)}→${e.to.join(',')}`, 'hint'), seg(`${e.count > 1 ? ` ×${e.count}` : ''} (${what})`));
+    });
+  }
+  const applied = group.filter((r): r is Extract<Background, { kind: 'applied' }> => r.kind === 'applied');
+  if (applied.length > 0) {
+    sep();
+    parts.push(seg('applied ', 'dim'), seg(applied.map((x) => `${L(x.rm)} ${x.count}`).join(', ')));
+  }
+  const idle = group.reduce((n, r) => n + (r.kind === 'idle' ? r.count : 0), 0);
+  if (idle > 0) {
+    sep();
+    parts.push(seg(`idle gossip ×${idle}`, 'dim'));
+  }
+  return wrap(parts, width, 2);
+}
+
+/**
+ * The trace panel's lines for the newest rows: requests in full, and each
+ * stretch of background work (gossip, updates applied) summarised in as few
+ * lines as the width allows, so a gossip storm never pushes a request's
+ * path off the panel.
+ */
+export function traceLines(rows: readonly TraceRow[], a: Aliases, width: number, maxRows = 60): Line[] {
+  const out: Line[] = [];
+  const recent = rows.slice(-maxRows);
+  for (let i = 0; i < recent.length; ) {
+    const r = recent[i] as TraceRow;
+    if (isBackground(r)) {
+      const group: Background[] = [];
+      while (i < recent.length && isBackground(recent[i] as TraceRow)) group.push(recent[i++] as Background);
+      out.push(...backgroundLines(group, a, width));
+    } else {
+      out.push(...traceRowLines(r, a).map((l) => fit(l, width)));
+      i++;
+    }
+  }
+  return out;
 }

@@ -75,21 +75,33 @@ export function useSession(o: SessionHookOptions): SessionHook {
 
   // ---- pushed events ---------------------------------------------------------
   useEffect(() => {
-    let pending: TraceEvent[] = [];
+    // Views and trace events come in bursts (a trace event per gossip message); they are
+    // gathered and applied together at most every TRACE_FLUSH_MS, so the screen is
+    // redrawn once per batch rather than once per event.
+    let pendingTrace: TraceEvent[] = [];
+    let pendingView: ClusterView | undefined;
     let flushTimer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      flushTimer = undefined;
+      const view = pendingView;
+      const events = pendingTrace;
+      pendingView = undefined;
+      pendingTrace = [];
+      if (view) dispatch({ type: 'cluster', view, at: Date.now() });
+      if (events.length > 0) dispatch({ type: 'traces', events });
+    };
+    const schedule = () => {
+      flushTimer ??= setTimeout(flush, TRACE_FLUSH_MS);
+    };
     const onCluster = (v: ClusterView) => {
       lastCluster.current = Date.now();
-      dispatch({ type: 'cluster', view: v, at: lastCluster.current });
+      pendingView = v;
+      schedule();
     };
     const onTrace = (e: TraceEvent) => {
-      pending.push(e);
-      if (pending.length > 2000) pending = pending.slice(-1000);
-      flushTimer ??= setTimeout(() => {
-        flushTimer = undefined;
-        const batch = pending;
-        pending = [];
-        for (const ev of batch) dispatch({ type: 'trace', event: ev });
-      }, TRACE_FLUSH_MS);
+      pendingTrace.push(e);
+      if (pendingTrace.length > 5000) pendingTrace = pendingTrace.slice(-2500);
+      schedule();
     };
     const onFrontend = (name: string | undefined, why: string) => dispatch({ type: 'frontend', name, why, at: Date.now() });
     const onNaming = (up: boolean) => dispatch({ type: 'naming', up });
