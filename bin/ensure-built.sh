@@ -14,6 +14,10 @@ fi
 stamp=dist/.built
 if [ ! -f "$stamp" ] || [ -n "$(find src tsconfig.json tsconfig.build.json package.json -newer "$stamp" -print -quit)" ]; then
   echo "hearsay: compiling TypeScript..." >&2
+  # The stamp records when compiling started, so a source saved during the build counts as newer.
+  mkdir -p dist
+  next="$stamp.next"
+  touch "$next"
   node_modules/.bin/tsc -p tsconfig.build.json >&2
-  touch "$stamp"
+  mv "$next" "$stamp"
 fi

@@ -3,8 +3,9 @@
  * process and the simulator.
  *
  * For each client request it picks two replicas (ACTIVE before OVERLOADED,
- * never OFFLINE, least loaded first), sends to both in parallel with
- * prev = merge(FE prev, client prev), and:
+ * never OFFLINE, least loaded first), sends to both in parallel — a query
+ * with prev = merge(FE prev, client prev), an update with the client's prev
+ * unchanged (so a retry through another FE carries the same prev) — and:
  * - query: the first good answer wins;
  * - update: acknowledged once two replicas have logged it; a replica that
  *   fails or times out is replaced by another with the same uid and the same
@@ -173,7 +174,11 @@ export function feStep(s: FeState, input: FeInput): FeEffect[] {
         op: isUpdate ? input.op : undefined,
         uid: isUpdate ? (input.uid ?? (`${s.uidPrefix}:${++s.seq}` as UpdateId)) : undefined,
         issuedAt: isUpdate ? input.issuedAt : s.now,
-        prev: V.merge(s.prev, input.prev),
+        // A query may wait for everything this FE has seen (fresher, never staler).
+        // An update depends on exactly what its session has seen: every copy, and
+        // every retry through any front end, must carry the same prev (its
+        // version is derived from it), so the FE adds nothing of its own.
+        prev: isUpdate ? input.prev : V.merge(s.prev, input.prev),
         tried: [],
         outstanding: new Map(),
         acks: new Map(),

@@ -449,12 +449,17 @@ export class ReplicaDriver {
       }
       case 'installSnapshot': {
         const t0 = this.clock();
+        if (this.storeVersion === 0) {
+          // Nothing written since the data file was loaded: the store already is the base state.
+          this.storeRef.importOverlay(e.overlay);
+        } else {
+          const old = this.storeRef;
+          const fresh = this.o.freshStore();
+          fresh.importOverlay(e.overlay);
+          this.storeRef = fresh;
+          closeStore(old);
+        }
         this.storeVersion++;
-        const old = this.storeRef;
-        const fresh = this.o.freshStore();
-        fresh.importOverlay(e.overlay);
-        this.storeRef = fresh;
-        closeStore(old);
         this.lastResetMs = this.clock() - t0;
         this.o.log.info(`installed a snapshot: store reset to the data file and ${e.overlay.length} overlay rows imported in ${this.lastResetMs.toFixed(0)} ms`);
         return;
