@@ -19,8 +19,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const inst = render(<App session={session} history={[]} log={quiet} color={colorAllowed()} columns={80} rows={24} traceOn={true} />);
   for (const ch of 'avg 1') inst.stdin.write(ch);
   inst.stdin.write('\r');
-  const deadline = Date.now() + 5000;
-  while (!(inst.lastFrame() ?? '').includes('3.92') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const deadline = Date.now() + 15_000;
+  const drawn = () => {
+    const f = inst.lastFrame() ?? '';
+    return f.includes('3.92') && f.includes('ACTIVE');
+  };
+  while (!drawn() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   process.stdout.write(inst.lastFrame() ?? '');
   inst.unmount();
   process.exit(0);

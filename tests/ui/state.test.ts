@@ -175,6 +175,20 @@ test('scrolling: new results arriving while scrolled up keep the view still and 
   assert.is(s.unseen, 0);
 });
 
+test('scrolling: an answer taller than the results area is shown from its top, and the next command returns to the newest', () => {
+  let s = reduce(initialState(), { type: 'output', lines: lines(30) });
+  s = reduce(s, { type: 'output', lines: [plainLine('› help')] });
+  s = reduce(s, { type: 'output', lines: lines(25, 'h'), view: 10 });
+  const total = s.results.length;
+  const top = total - s.scroll - 10;
+  assert.is(text(s.results[top]!), '› help', 'the command and the first lines of its answer are in view');
+  assert.is(text(s.results[top + 1]!), 'h0');
+  s = run(type(s, 'avg 1'), { type: 'submit' });
+  assert.is(s.scroll, 0);
+  s = reduce(s, { type: 'output', lines: lines(3, 'a'), view: 10 });
+  assert.is(s.scroll, 0, 'a short answer is simply at the bottom');
+});
+
 test('results: memory is bounded; the oldest lines go first', () => {
   let s = initialState();
   for (let i = 0; i < 5; i++) s = reduce(s, { type: 'output', lines: lines(RESULTS_LIMIT / 2, `b${i}-`) });

@@ -144,6 +144,11 @@ async function scenario(t: string): Promise<void> {
   typeLine(t, 'rate 1 4');
   await waitScreen(t, 'the new rating', (s) => answerTo(s, 'rate 1 4').includes('✓ rated Toy Story (1995)'));
   for (const line of screen(t).split('\n')) assert.ok([...line].length <= 100, `a line wider than the terminal: ${line}`);
+
+  // A wider terminal puts the results beside the panels, at once.
+  tmux('resize-window', '-t', t, '-x', '160', '-y', '40');
+  const wide = await waitScreen(t, 'the side-by-side layout', (s) => s.split('\n').some((l) => l.includes('── RESULTS') && l.includes('│') && l.includes('CLUSTER')));
+  for (const line of wide.split('\n')) assert.ok([...line].length <= 160, `a line wider than the terminal: ${line}`);
 }
 
 test('in a real terminal: avg, rate then get, a replica set offline, the trace, and quit leaves no process behind', async () => {

@@ -156,7 +156,7 @@ test('80x24: no line is wider than 80 columns and the screen fits in 23 rows, wh
   for (const e of events) t.session.emit('trace', e);
   const seen: string[] = [];
   for (const [line, answer] of [
-    ['help', 'ctrl-c'],
+    ['help', 'e.g. search toy story'],
     ['search a very long movie', '1 movie match'],
     ['movie 99', 'genres'],
     ['rate 99 3', '✓ rated'],

@@ -56,6 +56,7 @@ export function App(props: AppProps) {
     log: props.log,
     traceOn: props.traceOn ?? false,
     resultsWidth: () => resultsWidth.current,
+    resultsHeight: () => viewRows.current,
     commands: COMMAND_NAMES,
     onQuit: () => {
       props.onQuit?.();

@@ -37,7 +37,7 @@ export function layout(columns: number, rows: number, o: { banners: number; clus
   const footer = 2; // notice line + command line
   const body = Math.max(3, height - banners - footer);
   if (width >= WIDE_COLUMNS && body >= 12) {
-    const sideWidth = Math.max(60, Math.min(96, Math.floor(width * 0.55)));
+    const sideWidth = Math.max(60, Math.min(96, Math.floor(width * 0.5)));
     const left = width - sideWidth - 1;
     const clusterH = o.traceOn ? Math.min(o.clusterWants, Math.max(4, Math.floor(body * 0.5))) : Math.min(o.clusterWants, body);
     return {

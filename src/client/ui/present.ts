@@ -94,7 +94,8 @@ function helpLines(entries: readonly HelpEntry[], topic: string | undefined, wid
       out.push(...wrap(line('  ', e.explains), width, 2));
       out.push(line(seg('  example: ', 'dim'), seg(e.example, 'cmd')));
     } else if (width >= usageW + 30) {
-      out.push(...wrap(line('  ', seg(pad(e.usage, usageW), 'cmd'), e.explains, seg(`  e.g. ${e.example}`, 'dim')), width, usageW + 2));
+      out.push(...wrap(line('  ', seg(pad(e.usage, usageW), 'cmd'), e.explains), width, usageW + 2));
+      out.push(fit(line(' '.repeat(usageW + 2), seg('e.g. ', 'dim'), seg(e.example, 'cmd')), width));
     } else {
       out.push(line('  ', seg(e.usage, 'cmd')));
       out.push(...wrap(line('    ', e.explains, seg(`  e.g. ${e.example}`, 'dim')), width, 4));

@@ -107,7 +107,12 @@ export type Action =
   | { readonly type: 'tab'; readonly commands: readonly string[] }
   | { readonly type: 'titles'; readonly prefix: string; readonly titles: readonly string[]; readonly commands: readonly string[] }
   | { readonly type: 'submit' }
-  | { readonly type: 'output'; readonly lines: readonly Line[]; readonly choose?: PendingChoice | undefined }
+  /**
+   * Lines for the results area. With `view` (the area's height), an answer
+   * taller than the area is shown from its first line (and its command),
+   * like a pager, instead of its last.
+   */
+  | { readonly type: 'output'; readonly lines: readonly Line[]; readonly choose?: PendingChoice | undefined; readonly view?: number | undefined }
   | { readonly type: 'busy'; readonly what: string | null }
   | { readonly type: 'scroll'; readonly by: number; readonly view: number }
   | { readonly type: 'scrollTo'; readonly where: 'top' | 'bottom'; readonly view: number }
@@ -292,10 +297,18 @@ export function reduce(s: UiState, a: Action): UiState {
         completion: null,
         awaitingTitles: null,
         notice: null,
+        // A new command brings the newest answers back into view.
+        scroll: 0,
+        unseen: 0,
       };
     }
     case 'output': {
       const next = addLines(s, a.lines);
+      if (a.view !== undefined && s.scroll === 0 && a.lines.length + 1 > a.view) {
+        // Show the answer from its top, with the command line above it; the rest is below (PgDn).
+        const scroll = Math.min(maxScroll(next.results.length, a.view), Math.max(0, a.lines.length + 1 - a.view));
+        return { ...next, scroll, unseen: 0, choose: a.choose ?? null };
+      }
       return { ...next, choose: a.choose ?? null };
     }
     case 'busy':

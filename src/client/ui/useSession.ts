@@ -34,6 +34,8 @@ export interface SessionHookOptions {
   readonly traceOn?: boolean;
   /** Width results are laid out for (the results area's current width). */
   readonly resultsWidth: () => number;
+  /** Lines of results the area shows at once. */
+  readonly resultsHeight: () => number;
   /** Called once the session is closed after quit. */
   readonly onQuit: () => void;
   /** Command names for completion. */
@@ -214,10 +216,17 @@ export function useSession(o: SessionHookOptions): SessionHook {
   }, [session, log]);
 
   /** Runs commands strictly one after another, so answers appear in the order the commands were typed. */
+  const waiting = useRef(0);
   const enqueue = useCallback((step: () => Promise<void> | void) => {
-    queue.current = queue.current.then(step).catch((e: unknown) => {
-      log.error(`command handling failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    });
+    waiting.current++;
+    queue.current = queue.current
+      .then(() => {
+        waiting.current--;
+        return step();
+      })
+      .catch((e: unknown) => {
+        log.error(`command handling failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      });
   }, [log]);
 
   const run = useCallback(
@@ -253,6 +262,8 @@ export function useSession(o: SessionHookOptions): SessionHook {
       dispatch({
         type: 'output',
         lines,
+        // A long answer is shown from its top, unless more commands were typed meanwhile (then the newest shows).
+        view: waiting.current === 0 ? opts.current.resultsHeight() : undefined,
         choose: r.kind === 'choose' ? { command: c, candidates: r.candidates.map((x) => ({ movieId: x.movieId, title: x.title })) } : undefined,
       });
     },
