@@ -117,6 +117,8 @@ export class NamingClient {
     this.reconnectGraceMs = o.reconnectGraceMs ?? 2 * o.config.leaseMs + 2000;
     this.socket = io(o.url, {
       transports: ['websocket'],
+      // A connection of its own: the naming service ties membership to it.
+      forceNew: true,
       auth: o.secret ? { secret: o.secret } : {},
       reconnection: true,
       reconnectionDelay: 100,
