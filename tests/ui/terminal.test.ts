@@ -113,7 +113,7 @@ function answerTo(s: string, command: string): string {
 }
 
 /** The person's session: the checks the task asks for, in order. */
-async function scenario(t: string): Promise<void> {
+async function scenario(t: string, killFrontend: (name: string) => Promise<void>): Promise<void> {
   await waitScreen(t, 'the cluster panel with four replicas', (s) => (s.match(/● ACTIVE/g) ?? []).length >= 4, 30_000);
   typeLine(t, 'avg 1');
   const s1 = answerTo(await waitScreen(t, 'the average of Toy Story', (s) => answerTo(s, 'avg 1').includes('3.92')), 'avg 1');
@@ -145,6 +145,15 @@ async function scenario(t: string): Promise<void> {
   await waitScreen(t, 'the new rating', (s) => answerTo(s, 'rate 1 4').includes('✓ rated Toy Story (1995)'));
   for (const line of screen(t).split('\n')) assert.ok([...line].length <= 100, `a line wider than the terminal: ${line}`);
 
+  // The front end in use dies: the session moves to the other one and keeps its timestamp.
+  const fe = /FE (fe\d+) .*◀ this session/.exec(screen(t))?.[1];
+  assert.ok(fe, 'the cluster panel marks the front end in use');
+  await killFrontend(fe);
+  const other = fe === 'fe1' ? 'fe2' : 'fe1';
+  await waitScreen(t, 'the front-end switch banner', (s) => s.includes(`⚠ front end ${fe} is gone — now using ${other}; your session timestamp is kept`));
+  typeLine(t, 'get 1');
+  await waitScreen(t, 'my rating through the other front end', (s) => /your rating ★★★★☆ 4\.0/.test(answerTo(s, 'get 1')) && answerTo(s, 'get 1').includes(`via ${other}`));
+
   // A wider terminal puts the results beside the panels, at once.
   tmux('resize-window', '-t', t, '-x', '160', '-y', '40');
   const wide = await waitScreen(t, 'the side-by-side layout', (s) => s.split('\n').some((l) => l.includes('── RESULTS') && l.includes('│') && l.includes('CLUSTER')));
@@ -172,7 +181,12 @@ test('in a real terminal: avg, rate then get, a replica set offline, the trace, 
     const pane = Number(tmux('display-message', '-p', '-t', '0', '#{pane_pid}').trim());
     const pids = descendants(pane).filter((p) => p !== pane);
     assert.ok(pids.length >= 8, `expected naming, 4 replicas, 2 front ends and the client; found ${pids.length} processes`);
-    await scenario('0');
+    await scenario('0', async (name) => {
+      // Found among bin/main.sh's children by its command line, stopped by PID.
+      const pid = pids.find((p) => new RegExp(`frontend/main\\.js .*--name ${name}( |$)`).test(commandOf(p)));
+      assert.ok(pid, `the process of ${name}`);
+      process.kill(pid, 'SIGKILL');
+    });
     typeLine('0', 'quit');
     const end = await waitScreen('0', 'bin/main.sh to end', (s) => EXITED.test(s), 20_000);
     assert.is(EXITED.exec(end)?.[1], '0');
@@ -202,12 +216,16 @@ test('in a real terminal: avg, rate then get, a replica set offline, the trace, 
   const pane = Number(tmux('display-message', '-p', '-t', 'ui', '#{pane_pid}').trim());
   const ui = descendants(pane);
   assert.ok(ui.length >= 1, 'the UI process is running');
-  await scenario('ui');
+  await scenario('ui', (name) => cluster!.kill(name));
   typeLine('ui', 'quit');
   const end = await waitScreen('ui', 'the UI to end', (s) => EXITED.test(s), 20_000);
   assert.is(EXITED.exec(end)?.[1], '0');
   assert.equal(await waitGone(ui.filter((p) => !isSleep(p))), [], 'the UI process has exited');
 });
+
+function commandOf(pid: number): string {
+  return spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+}
 
 /** The pane's own `sleep` that keeps it open after the program ended. */
 function isSleep(pid: number): boolean {

@@ -7,10 +7,9 @@
  * The cluster secret, needed only by `set`, is read from $HEARSAY_SECRET.
  * Exit status: 0 after quit, 1 if the service cannot be reached, 2 usage.
  */
-import { configFor, profiles } from '../../core/config.js';
-import { MAX_USER_ID, userId } from '../../core/ids.js';
-import { Session } from '../session.js';
-import { DEFAULT_UI_LOG, fileLogger, runUi } from './run-ui.js';
+import { profiles } from '../../core/config.js';
+import { MAX_USER_ID } from '../../core/ids.js';
+import { DEFAULT_UI_LOG, runUiClient } from './run-ui.js';
 
 const USAGE = `usage: ui --naming URL --user U [--frontend NAME] [--profile ${Object.keys(profiles).join('|')}] [--trace] [--log FILE]`;
 
@@ -24,7 +23,7 @@ interface Args {
 }
 
 function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Args | string {
-  const a: Partial<Args> & { trace: boolean } = { trace: false, profile: 'default', log: DEFAULT_UI_LOG, naming: env['HEARSAY_NAMING'] || undefined };
+  const a: Partial<Args> & { trace: boolean } = { trace: false, profile: 'default', log: env['HEARSAY_UI_LOG'] || DEFAULT_UI_LOG, naming: env['HEARSAY_NAMING'] || undefined };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--trace') {
@@ -70,23 +69,15 @@ async function main(): Promise<number> {
     process.stderr.write('ui: needs a terminal (stdin and stdout); for scripts use bin/client\n');
     return 2;
   }
-  const log = fileLogger(args.log, 'client');
-  let session: Session;
-  try {
-    session = await Session.connect({
-      naming: args.naming,
-      user: userId(args.user),
-      config: configFor(args.profile),
-      log,
-      ...(process.env['HEARSAY_SECRET'] ? { secret: process.env['HEARSAY_SECRET'] } : {}),
-      ...(args.frontend ? { preferFrontend: args.frontend } : {}),
-    });
-  } catch (e) {
-    process.stderr.write(`ui: cannot reach the service through ${args.naming}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
-  await runUi(session, { logPath: args.log, trace: args.trace });
-  return 0;
+  return runUiClient({
+    naming: args.naming,
+    user: args.user,
+    profile: args.profile,
+    secret: process.env['HEARSAY_SECRET'] || undefined,
+    frontend: args.frontend,
+    logPath: args.log,
+    trace: args.trace,
+  });
 }
 
 main().then(

@@ -11,7 +11,10 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { render } from 'ink';
+import { configFor } from '../../core/config.js';
+import { userId } from '../../core/ids.js';
 import type { Logger } from '../../core/sockets.js';
+import { Session } from '../session.js';
 import { App } from './App.js';
 import { historyPath, loadHistory } from './history.js';
 import type { UiSession } from './types.js';
@@ -113,4 +116,45 @@ export async function runUi(session: UiSession, opts: UiOptions = {}): Promise<v
     Object.assign(console, saved);
     await session.close().catch(() => {});
   }
+}
+
+export interface UiClientOptions {
+  readonly naming: string;
+  readonly user: number;
+  readonly profile?: string | undefined;
+  readonly secret?: string | undefined;
+  /** Preferred front end. */
+  readonly frontend?: string | undefined;
+  /** Log file for the session and the screen; default `$HEARSAY_UI_LOG` or `.run/client-ui.log`. */
+  readonly logPath?: string | null | undefined;
+  readonly trace?: boolean | undefined;
+}
+
+/**
+ * The whole interactive client: connects a session (logging to the UI's log
+ * file, never to the terminal), runs the screen until the user quits, closes
+ * the session. Resolves with an exit status: 0 after quit, 1 when the service
+ * could not be reached (the reason is printed on stderr).
+ */
+export async function runUiClient(o: UiClientOptions): Promise<number> {
+  const logPath = o.logPath === undefined ? process.env['HEARSAY_UI_LOG'] || DEFAULT_UI_LOG : o.logPath;
+  const log = fileLogger(logPath, 'client');
+  let session: Session;
+  try {
+    session = await Session.connect({
+      naming: o.naming,
+      user: userId(o.user),
+      config: configFor(o.profile),
+      log,
+      ...(o.secret ? { secret: o.secret } : {}),
+      ...(o.frontend ? { preferFrontend: o.frontend } : {}),
+    });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log.error(`cannot reach the service through ${o.naming}: ${why}`);
+    process.stderr.write(`client: cannot reach the service through ${o.naming}: ${why}\n`);
+    return 1;
+  }
+  await runUi(session, { logPath, trace: o.trace });
+  return 0;
 }
