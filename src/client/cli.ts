@@ -32,7 +32,8 @@ export const USAGE = `usage: client --naming URL --user U [--json] [-e "CMD"]...
   --frontend NAME  use this front end if it is registered (default: any)
   --profile P      timing profile: ${Object.keys(profiles).join(' or ')} (default: default)
   --verbose        log the session's connection changes to stderr
-  The cluster secret, needed by nothing a client does, is read from $HEARSAY_SECRET.
+  The cluster secret is read from $HEARSAY_SECRET (bin/main.sh sets it); only "set"
+  (changing a replica's status) needs it.
 
 Type "help" for the commands. Exit status: 0 all commands succeeded, 1 some failed, 2 usage error.`;
 

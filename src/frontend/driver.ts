@@ -27,6 +27,7 @@ import type {
   ReplicaStatus,
   TraceEvent,
 } from '../core/protocol.js';
+import { roleOf } from '../core/secret.js';
 import { handle, type Logger } from '../core/sockets.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
@@ -344,6 +345,9 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
         },
       }),
     );
+    // Changing a replica's status is an operator's act: it needs the cluster
+    // secret (bin/main.sh hands it to the client it starts), queries do not.
+    const role = roleOf(o.secret, socket.handshake.auth);
     socket.on(
       'setStatus',
       handle({
@@ -351,6 +355,8 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
         schema: setStatusSchema,
         log,
         peer,
+        requires: 'member',
+        role: () => role,
         run: async (req) => setReplicaStatus(req.rm, req.status),
       }),
     );

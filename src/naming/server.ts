@@ -10,7 +10,7 @@
  * socket is closed so that a process that wakes up reconnects and registers
  * again.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { roleOf } from '../core/secret.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
@@ -57,14 +57,6 @@ interface SocketData {
 type NamingSocket = Socket<NamingListen, NamingEmit, Record<string, never>, SocketData>;
 
 const roomOf = (kind: MemberKind | undefined) => `watch:${kind ?? 'all'}`;
-
-/** Compares a presented secret with the configured one in constant time (hashing first hides the length). */
-export function secretMatches(expected: string, given: unknown): boolean {
-  if (typeof given !== 'string') return false;
-  const a = createHash('sha256').update(expected, 'utf8').digest();
-  const b = createHash('sha256').update(given, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
 
 export async function startNaming(o: NamingOptions): Promise<NamingHandle> {
   const { config, log } = o;
@@ -138,7 +130,7 @@ export async function startNaming(o: NamingOptions): Promise<NamingHandle> {
   }, sweepMs);
 
   io.on('connection', (socket: NamingSocket) => {
-    socket.data.role = secret === undefined || secretMatches(secret, (socket.handshake.auth as { secret?: unknown } | undefined)?.secret) ? 'member' : 'client';
+    socket.data.role = roleOf(secret, socket.handshake.auth);
     const peer = () => {
       const m = registry.memberOf(socket.id);
       return `${socket.handshake.address}${m ? ` (${m.kind} ${m.name})` : ''}`;

@@ -23,7 +23,8 @@
  * query, update (clients: front ends); peer, introspect, setStatus,
  * subscribe (cluster members: need the secret when one is configured).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { roleOf } from '../core/secret.js';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -115,14 +116,6 @@ interface SocketData {
 type RmSocket = Socket<ReplicaListen, ReplicaEmit, Record<string, never>, SocketData>;
 type PeerSocket = ClientSocket<ReplicaEmit, ReplicaListen>;
 
-/** Compares a presented secret with the configured one in constant time (hashing first hides the length). */
-function secretMatches(expected: string, given: unknown): boolean {
-  if (typeof given !== 'string') return false;
-  const a = createHash('sha256').update(expected, 'utf8').digest();
-  const b = createHash('sha256').update(given, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
-
 /** A fresh epoch per process start: time (base 36) and a few random characters. */
 export function newEpoch(): string {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
@@ -194,8 +187,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
   const trace = (ev: RmTraceEvent) => server.to('trace').emit('trace', ev);
 
   server.on('connection', (socket: RmSocket) => {
-    const given = (socket.handshake.auth as { secret?: unknown } | undefined)?.secret;
-    socket.data.role = secret === undefined || secretMatches(secret, given) ? 'member' : 'client';
+    socket.data.role = roleOf(secret, socket.handshake.auth);
     const peer = () => `${socket.handshake.address} (${socket.id})`;
     const member = secret === undefined ? undefined : ('member' as const);
     const role = () => socket.data.role;

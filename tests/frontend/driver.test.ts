@@ -25,7 +25,8 @@ interface Rig {
   rms: FakeReplica[];
   clients: FeClient[];
   log: ReturnType<typeof memoryLog>;
-  client(): Promise<FeClient>;
+  /** A client socket; with the cluster secret it may also change replica statuses. */
+  client(secret?: string): Promise<FeClient>;
 }
 
 const rigs: Rig[] = [];
@@ -44,8 +45,8 @@ async function rig(names: string[], cfg: Config = config, metas: Record<string, 
     rms,
     clients: [],
     log,
-    client: async () => {
-      const c = await connectClient(fe.url);
+    client: async (secret?: string) => {
+      const c = await connectClient(fe.url, secret);
       r.clients.push(c);
       return c;
     },
@@ -232,7 +233,7 @@ test('a replica the front end cannot reach is not chosen while it is unreachable
 
 test('malformed client payloads get error replies and the front end keeps serving', async () => {
   const r = await rig(['rmA', 'rmB']);
-  const c = await r.client();
+  const c = await r.client(SECRET); // with the secret, so setStatus payloads reach validation
   const cases: [string, unknown][] = [
     ['query', { prev: {}, query: { kind: 'avg', movieId: 1 } }],
     ['query', { requestId: 'x', prev: { a: -1 }, query: { kind: 'avg', movieId: 1 } }],
@@ -322,7 +323,12 @@ test('meta updates are throttled to at most 5 a second', async () => {
 
 test('setStatus reaches the named replica with the secret and returns its reply; an unknown name lists the known ones', async () => {
   const r = await rig(['rmA', 'rmB']);
-  const c = await r.client();
+  const anyone = await r.client();
+  const refused = await raw(anyone, 'setStatus', { rm: 'rmB', status: 'OVERLOADED' });
+  assert.is(refused.ok, false, 'a client without the secret cannot change a status');
+  assert.is(refused.code, 'UNAUTHORIZED');
+  assert.equal(r.rms[1]!.statusCalls, []);
+  const c = await r.client(SECRET);
   const ok = await raw(c, 'setStatus', { rm: 'rmB', status: 'OVERLOADED' });
   assert.equal(ok, { ok: true, status: 'OVERLOADED' });
   assert.equal(r.rms[1]!.statusCalls, ['OVERLOADED']);

@@ -206,8 +206,8 @@ export async function startFakeReplica(name: string, opts: { secret?: string } =
 
 export type FeClient = ClientSocket<FrontendEmit, FrontendListen>;
 
-export async function connectClient(url: string): Promise<FeClient> {
-  const s = connect(url, { transports: ['websocket'], reconnection: false }) as FeClient;
+export async function connectClient(url: string, secret?: string): Promise<FeClient> {
+  const s = connect(url, { transports: ['websocket'], reconnection: false, auth: secret === undefined ? {} : { secret } }) as FeClient;
   await new Promise<void>((resolve, reject) => {
     s.once('connect', () => resolve());
     s.once('connect_error', reject);

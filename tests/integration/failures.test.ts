@@ -118,7 +118,8 @@ offline.after(async () => {
 offline('a replica set offline with the client\'s set command is never chosen, and requests still succeed', async () => {
   const c = c2!;
   const movies = await c.movieIds(10);
-  const s = await c.session(410, { preferFrontend: 'fe1' });
+  // An operator's session: changing a status needs the cluster secret.
+  const s = await c.session(410, { preferFrontend: 'fe1', secret: c.secret });
   const other = await c.session(411, { preferFrontend: 'fe2' });
   assert.equal(await runLine(s, 'set rm1 offline'), { kind: 'statusSet', rm: 'rm1', status: 'OFFLINE' });
   // Both front ends learn it through naming; wait until each reports it.
