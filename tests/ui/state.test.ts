@@ -88,6 +88,17 @@ test('editing: insert at the cursor, backspace, delete, word kill, home/end', ()
   assert.is(s.input, 'avg a b', 'a pasted line break becomes a space');
 });
 
+test('editing: terminal controls in pasted text are dropped, never shown', () => {
+  const s = type(initialState(), 'avg \x1b[31mtoy\x07 \x1b]0;owned\x07story');
+  assert.is(s.input, 'avg toy story');
+});
+
+test('completion: titles from the service are made safe before they reach the line', () => {
+  let s = run(type(initialState(), 'avg evil'), { type: 'tab', commands: COMMANDS });
+  s = reduce(s, { type: 'titles', prefix: 'evil', titles: ['Evil\x1b[2J Title (1999)'], commands: COMMANDS });
+  assert.is(s.input, 'avg Evil Title ');
+});
+
 // ---- completion ------------------------------------------------------------------
 
 test('completion: a unique command prefix completes with a trailing space', () => {

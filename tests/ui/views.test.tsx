@@ -103,6 +103,16 @@ test('errors are plain words with what to do next, never a stack trace', async (
   t.inst.unmount();
 });
 
+test('text from the data cannot control the terminal: escape codes in a title are dropped', async () => {
+  const t = start();
+  const { MOVIES } = await import('./fake-session.js');
+  MOVIES.push({ movieId: 77, title: 'Bad\x1b[31m\x1b]0;owned\x07 Movie\x07 (2000)', genres: ['Drama'] });
+  await t.typeLine('movie 77');
+  await waitFor('the movie', () => t.frame().includes('Bad Movie (2000)'));
+  assert.not.ok((t.inst.lastFrame() ?? '').includes('\x1b'), 'no escape reaches the screen');
+  t.inst.unmount();
+});
+
 test('Tab completes a movie title from the service', async () => {
   const t = start();
   for (const ch of 'avg jum') t.inst.stdin.write(ch);

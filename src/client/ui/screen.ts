@@ -9,6 +9,7 @@ import { layout, type Layout } from './layout.js';
 import { traceIds, traceLines } from './trace.js';
 import { fit, line, lineWidth, ruleLine, seg, textWidth, truncate, type Line } from './text.js';
 import type { VTS } from '../../core/vts.js';
+import { sanitize } from '../format.js';
 
 export interface ScreenInput {
   readonly state: UiState;
@@ -86,7 +87,7 @@ export function screenModel(i: ScreenInput): ScreenModel {
   const banners = activeBanners(s);
   const L = layout(i.columns, i.rows, { banners: banners.length, clusterWants: clusterWants(s.cluster), traceOn: s.traceOn });
   const aliases = clusterAliases(s.cluster, i.prev, s.traceOn ? traceIds(s.trace) : []);
-  const bannerLines = banners.slice(0, L.banners).map((b) => fit(line(seg(`⚠ ${b.text}`, b.style)), L.width));
+  const bannerLines = banners.slice(0, L.banners).map((b) => fit(line(seg(`⚠ ${sanitize(b.text)}`, b.style)), L.width));
   const cluster = exactly(
     clusterLines({ view: s.cluster, fe: s.frontend, prev: i.prev, width: L.cluster.width, height: L.cluster.height, now: i.now, receivedAt: s.clusterAt }, aliases),
     L.cluster.height,
@@ -96,7 +97,7 @@ export function screenModel(i: ScreenInput): ScreenModel {
   const notice: Line = s.notice
     ? fit(s.notice, L.width)
     : s.busy
-      ? fit(line(seg(`⋯ ${s.busy}`, 'warn')), L.width)
+      ? fit(line(seg(`⋯ ${sanitize(s.busy)}`, 'warn')), L.width)
       : fit(line(seg(KEYS_HINT, 'dim')), L.width);
   const inp = inputView(promptFor(s), s.input, s.cursor, L.width);
   const y = L.height - 1;

@@ -7,6 +7,7 @@
  * trace folding, banners) is a branch here and has a test named after it.
  */
 import type { ClusterView, TraceEvent } from '../../core/protocol.js';
+import { sanitize } from '../format.js';
 import { commonPrefix, complete, type Candidate } from './complete.js';
 import { pushEntry } from './history.js';
 import { addTrace, type TraceRow } from './trace.js';
@@ -130,7 +131,7 @@ export type Action =
 
 /** Replica names for completion, from the cluster view. */
 export function replicaNames(s: UiState): string[] {
-  return s.cluster ? [...new Set(s.cluster.replicas.map((r) => r.name))].sort() : [];
+  return s.cluster ? [...new Set(s.cluster.replicas.map((r) => sanitize(r.name)))].sort() : [];
 }
 
 export function cachedTitles(s: UiState, prefix: string): readonly string[] | undefined {
@@ -221,8 +222,8 @@ function runCompletion(s: UiState, commands: readonly string[]): UiState {
 export function reduce(s: UiState, a: Action): UiState {
   switch (a.type) {
     case 'insert': {
-      // Pasted text may carry line breaks or tabs: the line stays one line.
-      const text = a.text.replace(/[\r\n\t]+/g, ' ');
+      // Pasted text may carry line breaks, tabs or terminal controls: the line stays one plain line.
+      const text = sanitize(a.text);
       if (text === '') return s;
       return edit(s, s.input.slice(0, s.cursor) + text + s.input.slice(s.cursor), s.cursor + text.length);
     }
@@ -280,7 +281,7 @@ export function reduce(s: UiState, a: Action): UiState {
     }
     case 'titles': {
       const p = a.prefix.toLowerCase();
-      const cache = [...s.titleCache.filter(([k]) => k !== p), [p, [...a.titles]] as const].slice(-TITLE_CACHE_LIMIT);
+      const cache = [...s.titleCache.filter(([k]) => k !== p), [p, a.titles.map((t) => sanitize(t))] as const].slice(-TITLE_CACHE_LIMIT);
       const next = { ...s, titleCache: cache };
       // Tab was pressed while the lookup was on its way: finish the completion now.
       return s.awaitingTitles === p ? runCompletion(next, a.commands) : next;
