@@ -107,8 +107,29 @@ export class History {
   }
 }
 
+/**
+ * A reply as kept in the history. Query results lose what the checker never
+ * reads (titles and genres), so a long run's history stays small: a `mine`
+ * keeps (movieId, rating, timestamp) per rating, a search its movie ids.
+ */
 export function recordReply(r: ClientReply): RecordedReply {
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
-  if (r.kind === 'query') return { ok: true, kind: 'query', result: r.result, ts: r.ts, valueTS: r.valueTS, servedBy: [...r.servedBy] };
+  if (r.kind === 'query') return { ok: true, kind: 'query', result: compact(r.result), ts: r.ts, valueTS: r.valueTS, servedBy: [...r.servedBy] };
   return { ok: true, kind: 'update', uid: r.uid, ts: r.ts, copies: r.copies, warning: r.warning, servedBy: [...r.servedBy] };
+}
+
+function compact(result: unknown): unknown {
+  const x = result as Record<string, unknown> | null;
+  if (!x || typeof x !== 'object') return result;
+  if (x.kind === 'mine' && Array.isArray(x.ratings)) {
+    return {
+      kind: 'mine',
+      userId: x.userId,
+      ratings: (x.ratings as Record<string, unknown>[]).map((y) => (y && typeof y === 'object' ? { movieId: y.movieId, rating: y.rating, timestamp: y.timestamp } : y)),
+    };
+  }
+  if (x.kind === 'search' && Array.isArray(x.movies)) {
+    return { kind: 'search', total: x.total, movieIds: (x.movies as Record<string, unknown>[]).map((m) => (m && typeof m === 'object' ? m.movieId : m)) };
+  }
+  return result;
 }

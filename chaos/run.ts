@@ -95,7 +95,8 @@ export async function chooseData(seed: number, dataFile: string): Promise<{ user
     const hot = new Set<number>();
     for (const m of rng.shuffle(popular).slice(0, 5)) hot.add(m);
     while (hot.size < 8) hot.add(rng.pick(movies));
-    const userIds = all('SELECT DISTINCT userId FROM ratings ORDER BY userId').map((r) => r[0]!);
+    // Users with a modest number of ratings, so that every `mine` answer stays small.
+    const userIds = all('SELECT userId FROM ratings GROUP BY userId HAVING COUNT(*) BETWEEN 10 AND 150 ORDER BY userId').map((r) => r[0]!);
     const users = rng.shuffle(userIds).slice(0, 4);
     const base = new Map<string, BaseRow>();
     for (const [u, m, rating, timestamp] of all(`SELECT userId, movieId, rating, timestamp FROM ratings WHERE userId IN (${users.join(',')})`)) {
