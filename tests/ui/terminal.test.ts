@@ -115,6 +115,14 @@ function answerTo(s: string, command: string): string {
 /** The person's session: the checks the task asks for, in order. */
 async function scenario(t: string, killFrontend: (name: string) => Promise<void>): Promise<void> {
   await waitScreen(t, 'the cluster panel with four replicas', (s) => (s.match(/● ACTIVE/g) ?? []).length >= 4, 30_000);
+  // The terminal's cursor sits where the next character goes, on the command line (the last of 29 rows).
+  tmux('send-keys', '-t', t, '-l', 'avg');
+  await waitScreen(t, 'the typed text', (s) => s.replace(/\s+$/, '').endsWith('› avg'));
+  const deadline = Date.now() + 5000;
+  let cursor = '';
+  while (Date.now() < deadline && (cursor = tmux('display-message', '-p', '-t', t, '#{cursor_x},#{cursor_y}').trim()) !== '5,28') await new Promise((r) => setTimeout(r, 50));
+  assert.is(cursor, '5,28');
+  tmux('send-keys', '-t', t, 'C-u');
   typeLine(t, 'avg 1');
   const s1 = answerTo(await waitScreen(t, 'the average of Toy Story', (s) => answerTo(s, 'avg 1').includes('3.92')), 'avg 1');
   assert.match(s1, /Toy Story \(1995\)/);
