@@ -9,13 +9,12 @@
  * are registered, printing one line "ready: ..."; exits 3 at the deadline
  * with what is missing on stderr; 2 on bad flags.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { configFor, profiles, type Config } from '../core/config.js';
 import type { Member, ReplicaMeta } from '../core/protocol.js';
 import type { Logger } from '../core/sockets.js';
 import { urlSchema } from '../core/schemas.js';
 import { NamingClient } from '../naming/client.js';
+import { isMain } from '../core/process.js';
 
 export interface WaitOptions {
   naming: string;
@@ -140,17 +139,7 @@ async function cli(argv: readonly string[]): Promise<number> {
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   cli(process.argv.slice(2)).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {

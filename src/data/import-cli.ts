@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CsvError } from './csv.js';
 import { importMovieLens, ImportInputError, removePendingTemps, type ImportProgress } from './import.js';
+import { isMain } from '../core/process.js';
 
 /** The repository root: the nearest folder above this file with a package.json (this runs from src/ or dist/src/). */
 function repoRoot(): string {
@@ -101,17 +102,7 @@ export async function runImportCli(argv: readonly string[], io: CliIo, defaultOu
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       removePendingTemps();

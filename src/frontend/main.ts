@@ -10,6 +10,7 @@ import { configFor } from '../core/config.js';
 import { stderrLogger } from '../core/sockets.js';
 import { parseArgs, USAGE } from './args.js';
 import { startFrontend } from './server.js';
+import { exitOnSignals } from '../core/process.js';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), process.env);
@@ -40,26 +41,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.stdout.write(`hearsay frontend ${fe.name} ready at ${fe.url}\n`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: shutting down`);
-    const force = setTimeout(() => {
-      log.warn('shutdown took too long; exiting');
-      process.exit(0);
-    }, 3000);
-    force.unref();
-    fe.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log.error(`shutdown failed: ${(e as Error).message}`);
-        process.exit(0);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals(log, () => fe.close());
 }
 
 void main();

@@ -5,12 +5,11 @@
  * stdout once listening; logs go to stderr. Exits 0 on SIGTERM/SIGINT, 2 on
  * bad flags, 1 if it cannot start (e.g. the port is in use).
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { configFor, profiles } from '../core/config.js';
 import { stderrLogger } from '../core/sockets.js';
 import { memberNameSchema, urlSchema } from '../core/schemas.js';
 import { startNaming } from './server.js';
+import { exitOnSignals, isMain } from '../core/process.js';
 
 export const USAGE = `usage: naming [--host H] [--port P] [--advertise URL] [--name N] [--secret S] [--profile default|test]
 
@@ -98,28 +97,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const log = stderrLogger(`naming[${args.name}]`);
   let handle: Awaited<ReturnType<typeof startNaming>> | undefined;
-  let stopping = false;
-  const stop = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${sig}: shutting down`);
-    if (!handle) process.exit(0); // not listening yet: nothing to close
-    // Closing drops every member's connection; members reconnect to a new instance.
-    const force = setTimeout(() => {
-      log.warn('shutdown took over 3 s; exiting anyway');
-      process.exit(0);
-    }, 3000);
-    force.unref();
-    handle.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log.error(`shutdown: ${(e as Error).message}`);
-        process.exit(0);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Before listening there is nothing to close; closing drops every member's connection.
+  exitOnSignals(log, () => handle?.close());
   try {
     handle = await startNaming({ host: args.host, port: args.port, advertise: args.advertise, secret: args.secret, config: configFor(args.profile), log });
   } catch (e) {
@@ -129,14 +108,4 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(`hearsay naming ${args.name} ready at ${handle.url}\n`);
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) await main(process.argv.slice(2));
+if (isMain(import.meta.url)) await main(process.argv.slice(2));

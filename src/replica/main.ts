@@ -8,13 +8,13 @@
  * not start, 70 its state broke (a replica core invariant failed).
  */
 import { randomBytes } from 'node:crypto';
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { configFor, profiles } from '../core/config.js';
 import { memberNameSchema, urlSchema } from '../core/schemas.js';
 import { stderrLogger } from '../core/sockets.js';
 import { MAX_REPLICA_NAME, startReplica, type ReplicaHandle } from './server.js';
+import { exitOnSignals, isMain } from '../core/process.js';
 
 /** data/data.sqlite of this checkout (dist/src/replica/main.js or src/replica/main.ts → repository root). */
 function defaultDataFile(): string {
@@ -138,37 +138,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     log.error(`could not start: ${(e as Error).message}`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${sig}: shutting down`);
-    const force = setTimeout(() => {
-      log.warn('shutdown took over 3 s; exiting anyway');
-      process.exit(0);
-    }, 3000);
-    force.unref();
-    handle.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log.error(`shutdown: ${(e as Error).message}`);
-        process.exit(0);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals(log, () => handle.close());
   process.stdout.write(`hearsay replica ${handle.name} ready at ${handle.url}\n`);
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) await main(process.argv.slice(2));
+if (isMain(import.meta.url)) await main(process.argv.slice(2));
