@@ -40,9 +40,9 @@ export const PARAMS: Record<Mode, Params> = {
   quick: {
     floor: { warmup: 300, roundTrips: 2000, storeQueries: 300 },
     latency: { perFn: 100, warmupRounds: 3, beforeKillMs: 800, afterPerFn: 20, maxAfterMs: 8000, burst: 10 },
-    throughput: { clientCounts: [1, 4, 16], durationMs: 2000, procs: 4, idleMs: 1000 },
-    convergence: { sizes: [4, 8, 16], trials: 5, timeoutMs: 5000 },
-    memory: { updates: 3000, clients: 16, maxMs: 8000 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 1500, procs: 4, idleMs: 1000 },
+    convergence: { sizes: [4, 8], trials: 5, timeoutMs: 5000 },
+    memory: { updates: 2000, clients: 16, maxMs: 5000 },
     startup: { runs: 1 },
   },
   tiny: {

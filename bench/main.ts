@@ -163,6 +163,11 @@ async function main(): Promise<number> {
   }
 
   // Notes that explain the figures.
+  if (args.mode !== 'full') {
+    notes.push(
+      `${args.mode} mode: small samples (${p.latency.perFn} requests per function, ${p.throughput.durationMs} ms per throughput run, ${p.memory.updates.toLocaleString('en-US')} updates, convergence up to ${Math.max(...p.convergence.sizes)} replicas); run \`npm run bench\` for the full figures.`,
+    );
+  }
   const inproc = throughput.find((t) => t.generator === 'in-process' && t.clients === Math.max(...p.throughput.clientCounts));
   const procs = throughput.find((t) => t.generator === 'processes');
   if (inproc && procs) {

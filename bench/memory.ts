@@ -87,35 +87,54 @@ export async function measureMemory(o: MemoryOptions, c: Cluster): Promise<Memor
   const trace: { updates: number; mb: number }[] = [];
   const first = await rssMB(firstRm.pid);
   if (first !== null) trace.push({ updates: 0, mb: first });
-  // Samples: the first replica every tenth of the run; every process once a tenth is done (after warm-up).
-  const step = Math.max(50, Math.round(o.updates / 10 / 50) * 50);
+  // Samples: the first replica every twentieth of the run; every process once a tenth of the
+  // run is done (allocation warm-up over) — a tenth of the updates or of the time, whichever comes first.
   let rssWarm: Promise<Map<string, number | null>> | undefined;
   let warmAt = 0;
+  let done = 0;
+  let nextSample = 0;
   const t0 = now();
-  const r = await runLoad({
-    naming: c.namingUrl,
-    config: c.config,
-    workload: o.workload,
-    clients: o.clients,
-    firstIndex: 0,
-    userBase: BENCH_USER_BASE + 200_000,
-    durationMs: o.maxMs,
-    maxOps: o.updates,
-    seed: 9,
-    updatesOnly: true,
-    ownMovies: OWN_MOVIES,
-    progressEvery: step,
-    progress: (ops) => {
-      if (!rssWarm) {
-        warmAt = ops;
-        rssWarm = rssAll(c);
-      }
+  const tick = setInterval(() => {
+    const elapsed = now() - t0;
+    if (!rssWarm && (done >= o.updates / 10 || elapsed >= o.maxMs / 10) && done > 0) {
+      warmAt = done;
+      rssWarm = rssAll(c);
+    }
+    if (done >= nextSample) {
+      nextSample = done + Math.max(1, o.updates / 20);
+      const at = done;
       void rssMB(firstRm.pid).then((mb) => {
-        if (mb !== null) trace.push({ updates: ops, mb });
+        if (mb !== null && at > 0) trace.push({ updates: at, mb });
       });
-      if (ops % (step * 2) === 0) o.log(`memory: ${ops} updates (${Math.round((ops / (now() - t0)) * 1000)} /s)`);
-    },
-  });
+    }
+  }, 100);
+  let lastLog = t0;
+  let r: Awaited<ReturnType<typeof runLoad>>;
+  try {
+    r = await runLoad({
+      naming: c.namingUrl,
+      config: c.config,
+      workload: o.workload,
+      clients: o.clients,
+      firstIndex: 0,
+      userBase: BENCH_USER_BASE + 200_000,
+      durationMs: o.maxMs,
+      maxOps: o.updates,
+      seed: 9,
+      updatesOnly: true,
+      ownMovies: OWN_MOVIES,
+      progressEvery: 10,
+      progress: (ops) => {
+        done = ops;
+        if (now() - lastLog >= 10_000) {
+          lastLog = now();
+          o.log(`memory: ${ops} updates (${Math.round((ops / (now() - t0)) * 1000)} /s)`);
+        }
+      },
+    });
+  } finally {
+    clearInterval(tick);
+  }
   const warm = rssWarm ? await rssWarm : new Map<string, number | null>();
   const rssAfter = await rssAll(c);
   const insAfter = await introspectAll(c);
