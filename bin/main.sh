@@ -258,7 +258,7 @@ echo "cluster up in $elapsed s: naming $naming_url, $frontends $fe_word, $replic
 
 # ---- the client --------------------------------------------------------------------
 # In the background (stdin passed on explicitly) so Ctrl-C and SIGTERM reach our traps at once.
-node "$root/dist/src/client/main.js" --naming "$naming_url" --user "$user" --profile "$profile" <&0 {naming_fd}<&- &
+HEARSAY_UI_LOG="$run/client-ui.log" node "$root/dist/src/client/main.js" --naming "$naming_url" --user "$user" --profile "$profile" <&0 {naming_fd}<&- &
 client_pid=$!
 echo "client $client_pid" >>"$run/pids"
 wait "$client_pid"

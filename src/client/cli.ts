@@ -21,6 +21,7 @@ import { urlSchema } from '../core/schemas.js';
 import { isSuccess, parseCommand, runCommand, type Command, type CommandResult } from './commands.js';
 import { formatResult, formatTrace, sanitize } from './format.js';
 import { Session } from './session.js';
+import { runUiClient } from './ui/run-ui.js';
 
 export const USAGE = `usage: client --naming URL --user U [--json] [-e "CMD"]... [--frontend NAME] [--profile default|test] [--verbose]
 
@@ -32,6 +33,7 @@ export const USAGE = `usage: client --naming URL --user U [--json] [-e "CMD"]...
   --frontend NAME  use this front end if it is registered (default: any)
   --profile P      timing profile: ${Object.keys(profiles).join(' or ')} (default: default)
   --verbose        log the session's connection changes to stderr
+  --plain          at a terminal, a simple line prompt instead of the full-screen UI
   The cluster secret is read from $HEARSAY_SECRET (bin/main.sh sets it); only "set"
   (changing a replica's status) needs it.
 
@@ -46,6 +48,8 @@ export interface CliArgs {
   profile: string;
   secret?: string | undefined;
   verbose: boolean;
+  /** A line prompt instead of the full-screen terminal UI. */
+  plain: boolean;
 }
 
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs | { error: string } | 'help' {
@@ -53,6 +57,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   let user: number | undefined;
   let json = false;
   let verbose = false;
+  let plain = false;
   const exec: string[] = [];
   let frontend: string | undefined;
   let profile = 'default';
@@ -66,6 +71,10 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     }
     if (a === '--verbose' || a === '-v') {
       verbose = true;
+      continue;
+    }
+    if (a === '--plain') {
+      plain = true;
       continue;
     }
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
@@ -102,7 +111,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (naming === undefined) return { error: '--naming URL is required (or set HEARSAY_NAMING)' };
   if (!urlSchema.safeParse(naming).success) return { error: `--naming must be an http(s) URL, got "${naming}"` };
   if (user === undefined) return { error: '--user U is required' };
-  return { naming, user, json, exec, frontend, profile, secret, verbose };
+  return { naming, user, json, exec, frontend, profile, secret, verbose, plain };
 }
 
 /** Commands that need no connection to the service. */
@@ -279,6 +288,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const args = parsed;
   const tty = process.stdin.isTTY === true && args.exec.length === 0;
+  if (tty && process.stdout.isTTY === true && !args.json && !args.plain) {
+    // A person at a terminal gets the full-screen UI (src/client/ui).
+    return runUiClient({ naming: args.naming, user: args.user, profile: args.profile, secret: args.secret, frontend: args.frontend });
+  }
   const pending: Promise<void>[] = [];
   const out = {
     result(line: string, r: CommandResult) {
