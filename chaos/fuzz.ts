@@ -170,7 +170,7 @@ export interface FuzzStats {
  */
 export async function fuzzEvent(s: Socket, spec: EndpointSpec, o: { runs: number; seed: number; hasSecret: boolean; timeoutMs?: number }, stats: FuzzStats): Promise<void> {
   const payloads = spec.invalidOnly ? hostile(spec.template).filter((p) => !spec.schema.safeParse(onTheWire(p) ?? {}).success) : hostile(spec.template);
-  await fc.assert(
+  const details = await fc.check(
     fc.asyncProperty(payloads, async (payload) => {
       const out = await emitRaw(s, spec.event, [payload], true, o.timeoutMs ?? 3000);
       stats.sent++;
@@ -194,6 +194,10 @@ export async function fuzzEvent(s: Socket, spec: EndpointSpec, o: { runs: number
     }),
     { numRuns: o.runs, seed: o.seed, endOnFailure: true },
   );
+  if (details.failed) {
+    const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(`${why} (fast-check seed ${o.seed}, after ${details.numRuns} run(s))`);
+  }
 }
 
 /**

@@ -22,8 +22,8 @@ const ENDPOINTS: EndpointSpec[] = [
   { event: 'update', template: { requestId: 'u1', prev: {}, op: { kind: 'rate', userId: 1, movieId: 1, rating: 4, timestamp: 1 } }, schema: clientUpdateSchema, invalidOnly: true },
   { event: 'cluster', template: {}, schema: emptySchema },
   { event: 'watch', template: { trace: true }, schema: watchSchema },
-  // A valid status change would take replicas offline under the test's feet.
-  { event: 'setStatus', template: { rm: 'rm1', status: 'OFFLINE' }, schema: setStatusSchema, invalidOnly: true },
+  // Needs the secret. A valid status change would take replicas offline under the test's feet.
+  { event: 'setStatus', template: { rm: 'rm1', status: 'OFFLINE' }, schema: setStatusSchema, member: true, invalidOnly: true },
 ];
 
 let cluster: Cluster;
@@ -58,18 +58,21 @@ test.after(async () => {
 for (const spec of ENDPOINTS) {
   test(`${spec.event}: every hostile payload gets a well-formed reply, an error when invalid`, async () => {
     const s = await connect(feUrl());
+    const member = spec.member ? await connect(feUrl(), cluster.secret) : undefined;
     try {
-      await fuzzEvent(s, spec, { runs: RUNS, seed: SEED, hasSecret: false, timeoutMs: 8000 }, stats);
+      await fuzzEvent(member ?? s, spec, { runs: RUNS, seed: SEED, hasSecret: member !== undefined, timeoutMs: 8000 }, stats);
+      if (spec.member) await fuzzEvent(s, spec, { runs: Math.ceil(RUNS / 3), seed: SEED + 1, hasSecret: false }, stats);
       if (spec.event !== 'setStatus' && spec.event !== 'update') await fuzzArity(s, spec.event, spec.template, stats);
     } finally {
       s.close();
+      member?.close();
     }
     await goodRequest();
   });
 }
 
 test('wrong arity on update and setStatus: no payload, several, no acknowledgement', async () => {
-  const s = await connect(feUrl());
+  const s = await connect(feUrl(), cluster.secret);
   try {
     // Bad templates, so nothing is written and no replica goes offline.
     await fuzzArity(s, 'update', { requestId: 'u2', prev: {}, op: { kind: 'rate', userId: 0, movieId: 1, rating: 9, timestamp: 1 } }, stats);
@@ -113,7 +116,7 @@ test('a message over maxMessageBytes closes that connection only; the front end 
 
 test('memory stays flat over a long fuzz run', async () => {
   const payloads = ENDPOINTS.map((e) => fc.sample(hostile(e.template).filter((p) => !e.schema.safeParse(onTheWire(p) ?? {}).success), { numRuns: 100, seed: SEED + 2 }));
-  const s = await connect(feUrl());
+  const s = await connect(feUrl(), cluster.secret);
   const r = await measureMemory({
     pid: cluster.frontends[0]!.pid,
     send: async (i) => {
