@@ -23,9 +23,8 @@ import { waitForMembers } from '../src/client/wait.js';
 import { check, rowKey, type BaseRow, type CheckResult, type FinalReplica } from './checker.js';
 import { History } from './history.js';
 import { NetLab } from './netns.js';
-import { spawnComponent, type Proc } from './procs.js';
+import { ROOT, spawnComponent, type Proc } from './procs.js';
 import { chooseData } from './run.js';
-import { ROOT } from './procs.js';
 import { Workload } from './workload.js';
 
 export interface PartitionOptions {
