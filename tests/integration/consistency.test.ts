@@ -105,7 +105,8 @@ late.after(async () => {
 late('catches up, answers correctly on its own, and all replicas converge to the same valueTS and digest', async () => {
   const c = c2!;
   const ids = await c.movieIds(125);
-  const s = await c.session(303);
+  // An operator's session: it takes replicas offline, which needs the cluster secret.
+  const s = await c.session(303, { secret: c.secret });
   const expected = new Map<number, number | null>();
   for (let i = 0; i < 40; i++) {
     const m = ids[100 + (i % 25)]!;
