@@ -20,9 +20,11 @@ also goes to stdout, progress to stderr.
   --only LIST  run only these sections (comma-separated)`;
 
 export interface Params {
+  /** One cluster for every section (memory first), instead of one for latency and throughput and a fresh one for memory and convergence. */
+  shareCluster: boolean;
   floor: { warmup: number; roundTrips: number; storeQueries: number };
   latency: { perFn: number; warmupRounds: number; beforeKillMs: number; afterPerFn: number; maxAfterMs: number; burst: number };
-  throughput: { clientCounts: number[]; durationMs: number; procs: number; idleMs: number };
+  throughput: { clientCounts: number[]; durationMs: number; procs: number; procsWhen: 'always' | 'needed'; idleMs: number };
   convergence: { sizes: number[]; trials: number; timeoutMs: number };
   memory: { updates: number; clients: number; maxMs: number };
   startup: { runs: number };
@@ -30,25 +32,28 @@ export interface Params {
 
 export const PARAMS: Record<Mode, Params> = {
   full: {
+    shareCluster: false,
     floor: { warmup: 1000, roundTrips: 10_000, storeQueries: 2000 },
     latency: { perFn: 1000, warmupRounds: 20, beforeKillMs: 3000, afterPerFn: 200, maxAfterMs: 20_000, burst: 20 },
-    throughput: { clientCounts: [1, 4, 16], durationMs: 10_000, procs: 4, idleMs: 3000 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 10_000, procs: 4, procsWhen: 'always', idleMs: 3000 },
     convergence: { sizes: [4, 8, 16, 32], trials: 20, timeoutMs: 10_000 },
     memory: { updates: 100_000, clients: 16, maxMs: 15 * 60_000 },
     startup: { runs: 5 },
   },
   quick: {
+    shareCluster: true,
     floor: { warmup: 300, roundTrips: 2000, storeQueries: 300 },
     latency: { perFn: 100, warmupRounds: 3, beforeKillMs: 800, afterPerFn: 20, maxAfterMs: 8000, burst: 10 },
-    throughput: { clientCounts: [1, 4, 16], durationMs: 1500, procs: 4, idleMs: 1000 },
+    throughput: { clientCounts: [1, 4, 16], durationMs: 1500, procs: 4, procsWhen: 'needed', idleMs: 1000 },
     convergence: { sizes: [4, 8], trials: 5, timeoutMs: 5000 },
     memory: { updates: 2000, clients: 16, maxMs: 5000 },
     startup: { runs: 1 },
   },
   tiny: {
+    shareCluster: true,
     floor: { warmup: 100, roundTrips: 300, storeQueries: 50 },
     latency: { perFn: 10, warmupRounds: 1, beforeKillMs: 300, afterPerFn: 3, maxAfterMs: 6000, burst: 4 },
-    throughput: { clientCounts: [1, 4], durationMs: 800, procs: 2, idleMs: 300 },
+    throughput: { clientCounts: [1, 4], durationMs: 800, procs: 2, procsWhen: 'always', idleMs: 300 },
     convergence: { sizes: [4], trials: 2, timeoutMs: 5000 },
     memory: { updates: 200, clients: 4, maxMs: 5000 },
     startup: { runs: 1 },

@@ -89,67 +89,80 @@ async function main(): Promise<number> {
     }
   }
 
-  // 2 and 3 share one cluster of the default shape.
-  if (args.only.has('latency') || args.only.has('throughput')) {
-    let cluster: Cluster | undefined;
+  const startCluster = async (what: string): Promise<Cluster | undefined> => {
     try {
       const c0 = now();
-      cluster = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000 });
-      gossipIntervalMs = cluster.config.gossipIntervalMs;
-      log(`cluster of ${frontends} front ends and ${replicas} replicas up in ${Math.round(now() - c0)} ms`);
+      const c = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000 });
+      gossipIntervalMs = c.config.gossipIntervalMs;
+      log(`${what}: ${frontends} front ends and ${replicas} replicas up in ${Math.round(now() - c0)} ms`);
+      return c;
     } catch (e) {
-      fail('cluster start', e);
+      fail(`${what} start`, e);
+      return undefined;
     }
-    if (cluster) {
+  };
+  const runMemory = async (c: Cluster) => {
+    try {
+      memory = await measureMemory({ workload, dataFile, ...p.memory, log }, c);
+    } catch (e) {
+      fail('memory', e);
+    }
+  };
+  const runLatencyAndThroughput = async (c: Cluster) => {
+    if (args.only.has('latency')) {
+      const r = await measureLatency({ cluster: c, workload, floorMs: floor?.twoHop.p50 ?? 0, ...p.latency, log });
+      latency = r.results;
+      failures.push(...r.failures);
+    }
+    if (args.only.has('throughput')) {
       try {
-        if (args.only.has('latency')) {
-          const r = await measureLatency({ cluster, workload, floorMs: floor?.twoHop.p50 ?? 0, ...p.latency, log });
-          latency = r.results;
-          failures.push(...r.failures);
-        }
-        if (args.only.has('throughput')) {
-          try {
-            const t = await measureThroughput({ cluster, workload, ...p.throughput, log });
-            throughput = t.rows;
-            idleCpu = t.idleCpu;
-          } catch (e) {
-            fail('throughput', e);
-          }
-        }
-      } finally {
-        await cluster.close();
+        const t = await measureThroughput({ cluster: c, workload, ...p.throughput, log });
+        throughput = t.rows;
+        idleCpu = t.idleCpu;
+      } catch (e) {
+        fail('throughput', e);
       }
     }
-  }
-
-  // 5, then 4: memory on a fresh cluster (its processes have only loaded the data), which convergence then grows.
-  if (args.only.has('memory') || args.only.has('convergence')) {
-    let cluster: Cluster | undefined;
+  };
+  const runConvergence = async (c: Cluster) => {
     try {
-      const c0 = now();
-      cluster = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000 });
-      log(`fresh cluster of ${frontends} front ends and ${replicas} replicas up in ${Math.round(now() - c0)} ms`);
+      convergence = await measureConvergence({ workload, ...p.convergence, log }, p.convergence.sizes[0] === c.replicas.length ? c : undefined);
     } catch (e) {
-      fail('cluster start', e);
+      fail('convergence', e);
     }
-    if (cluster) {
+  };
+  const wantsMain = args.only.has('latency') || args.only.has('throughput');
+  const wantsFresh = args.only.has('memory') || args.only.has('convergence');
+
+  if (p.shareCluster) {
+    // Quick runs: one cluster for everything. Memory goes first, while its processes have only loaded the data.
+    const c = wantsMain || wantsFresh ? await startCluster('cluster') : undefined;
+    if (c) {
       try {
-        if (args.only.has('memory')) {
-          try {
-            memory = await measureMemory({ workload, dataFile, ...p.memory, log }, cluster);
-          } catch (e) {
-            fail('memory', e);
-          }
-        }
-        if (args.only.has('convergence')) {
-          try {
-            convergence = await measureConvergence({ workload, ...p.convergence, log }, p.convergence.sizes[0] === replicas ? cluster : undefined);
-          } catch (e) {
-            fail('convergence', e);
-          }
-        }
+        if (args.only.has('memory')) await runMemory(c);
+        await runLatencyAndThroughput(c);
+        if (args.only.has('convergence')) await runConvergence(c);
       } finally {
-        await cluster.close();
+        await c.close();
+      }
+    }
+  } else {
+    // 2 and 3 on one cluster; 5 on a fresh one (its processes have only loaded the data), which 4 then grows.
+    const a = wantsMain ? await startCluster('cluster for latency and throughput') : undefined;
+    if (a) {
+      try {
+        await runLatencyAndThroughput(a);
+      } finally {
+        await a.close();
+      }
+    }
+    const b = wantsFresh ? await startCluster('fresh cluster for memory and convergence') : undefined;
+    if (b) {
+      try {
+        if (args.only.has('memory')) await runMemory(b);
+        if (args.only.has('convergence')) await runConvergence(b);
+      } finally {
+        await b.close();
       }
     }
   }
@@ -165,10 +178,13 @@ async function main(): Promise<number> {
   // Notes that explain the figures.
   if (args.mode !== 'full') {
     notes.push(
-      `${args.mode} mode: small samples (${p.latency.perFn} requests per function, ${p.throughput.durationMs} ms per throughput run, ${p.memory.updates.toLocaleString('en-US')} updates, convergence up to ${Math.max(...p.convergence.sizes)} replicas); run \`npm run bench\` for the full figures.`,
+      `${args.mode} mode: small samples (${p.latency.perFn} requests per function, ${p.throughput.durationMs} ms per throughput run, ${p.memory.updates.toLocaleString('en-US')} updates, convergence up to ${Math.max(...p.convergence.sizes)} replicas${
+        p.shareCluster ? '; one cluster served every section, memory first' : ''
+      }); run \`npm run bench\` for the full figures.`,
     );
   }
-  const inproc = throughput.find((t) => t.generator === 'in-process' && t.clients === Math.max(...p.throughput.clientCounts));
+  const largestClients = Math.max(...p.throughput.clientCounts);
+  const inproc = throughput.find((t) => t.generator === 'in-process' && t.clients === largestClients);
   const procs = throughput.find((t) => t.generator === 'processes');
   if (inproc && procs) {
     const gain = procs.opsPerSec / inproc.opsPerSec;
@@ -177,6 +193,8 @@ async function main(): Promise<number> {
         gain > 1.15 ? 'One process was a limit; the multi-process figure is the one that counts.' : 'One process was not the limit: the cluster was.'
       }`,
     );
+  } else if (inproc) {
+    notes.push(`Load generation: ${inproc.clients} clients in this process used ${Math.round(inproc.generatorCpu * 100)}% of a core, so one process was not the limit (not repeated over several processes).`);
   }
   const m = machine();
   const clusterProcs = 1 + frontends + replicas;

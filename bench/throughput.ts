@@ -21,8 +21,10 @@ export interface ThroughputOptions {
   readonly workload: Workload;
   readonly clientCounts: readonly number[];
   readonly durationMs: number;
-  /** Also run the largest count over this many generator processes (0: never). */
+  /** Also run the largest count over this many generator processes (0: never)… */
   readonly procs: number;
+  /** …always, or only when the in-process generator used more than half a core (it may then have been the limit). */
+  readonly procsWhen: 'always' | 'needed';
   /** How long the idle cluster's CPU use is measured. */
   readonly idleMs: number;
   readonly log: (line: string) => void;
@@ -135,7 +137,12 @@ export async function measureThroughput(o: ThroughputOptions): Promise<{ rows: T
     o.log(`throughput: ${n} clients in this process: ${Math.round(x.opsPerSec)} ops/s, p50 ${x.all.p50.toFixed(2)} ms, p99 ${x.all.p99.toFixed(2)} ms, generator CPU ${Math.round(x.generatorCpu * 100)}%, cluster CPU ${busiest(x.clusterCpu)}, ${x.failed} failed, ${x.wrong} wrong, ${x.stale} stale (${Math.round(now() - t0)} ms)`);
   }
   const largest = Math.max(...o.clientCounts);
-  if (o.procs > 1 && largest >= o.procs) {
+  const single = rows.find((x) => x.clients === largest);
+  const needed = !single || single.generatorCpu > 0.5;
+  if (o.procs > 1 && largest >= o.procs && !needed && o.procsWhen === 'needed') {
+    o.log(`throughput: one process generated ${largest} clients' load with ${Math.round((single?.generatorCpu ?? 0) * 100)}% of a core; not repeating it over ${o.procs} processes`);
+  }
+  if (o.procs > 1 && largest >= o.procs && (needed || o.procsWhen === 'always')) {
     const t0 = now();
     let meter: (() => Promise<Record<string, number>>) | undefined;
     const parts = await runInProcesses(base(), largest, o.procs, async () => {
