@@ -312,9 +312,11 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
    * snapshot request of a recovering replica is not lost to a race.
    */
   const peers = new Map<ReplicaId, { url: string; socket: PeerSocket; everConnected: boolean; queued: number }>();
+  /** Peers that publish status OFFLINE: they drop every peer message, so none is sent (it would only be re-sent each round). */
+  const offlinePeers = new Set<ReplicaId>();
   const sendPeer = (to: ReplicaId, msg: PeerMessage): void => {
     const conn = peers.get(to);
-    if (!conn) return;
+    if (!conn || offlinePeers.has(to)) return;
     if (!conn.socket.connected) {
       if (conn.everConnected || conn.queued >= MAX_QUEUED_BEFORE_CONNECT) return; // gossip recovers what is lost
       conn.queued++;
@@ -423,6 +425,8 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
   const known = new Set<ReplicaId>(initial.keys());
   naming.watch('replica', (list) => {
     if (closing) return;
+    offlinePeers.clear();
+    for (const m of list) if (m.kind === 'replica' && m.meta.status === 'OFFLINE' && typeof m.meta.id === 'string') offlinePeers.add(m.meta.id as ReplicaId);
     const now = peerIds(list);
     for (const [pid, purl] of now) {
       connectPeer(pid, purl);
