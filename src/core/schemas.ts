@@ -89,7 +89,7 @@ export const coreSnapshotSchema = z.object({
 });
 
 export const peerMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('gossip'), replicaTS: vtsSchema, records: z.array(logRecordSchema).max(1_000_000), wantReply: z.boolean() }),
+  z.object({ type: z.literal('gossip'), replicaTS: vtsSchema, covers: vtsSchema.optional(), records: z.array(logRecordSchema).max(1_000_000), wantReply: z.boolean() }),
   z.object({ type: z.literal('pull'), replicaTS: vtsSchema }),
   z.object({ type: z.literal('replicate'), record: logRecordSchema }),
   z.object({ type: z.literal('snapshotRequest') }),

@@ -71,7 +71,7 @@ export interface SimResult {
 const CORE: CoreConfig = {
   gossipIntervalMs: 50,
   gossipFanout: 1,
-  gossipMaxRecords: 5000,
+  gossipMaxRecords: 8,
   queryHoldMs: 1500,
   pullRetryMs: 100,
   bindTimeoutMs: 300,
@@ -148,6 +148,8 @@ export class World {
   /** uid → version and row key, captured from the FE's sends (the oracle). */
   private readonly updates = new Map<UpdateId, { version: Version; key: string }>();
   private readonly acked = new Map<UpdateId, { version: Version; key: string }>();
+  /** Updates acknowledged with one copy → the replica that holds it. */
+  private readonly singleCopy = new Map<UpdateId, ReplicaId>();
   /** uid → the client that issued it. */
   private readonly feClient = new Map<string, string>();
   private epoch = 0;
@@ -432,7 +434,10 @@ export class World {
       const u = this.updates.get(reply.uid);
       if (!u) throw new Error(`ack for unknown uid ${reply.uid}`);
       this.stats.updatesAcked++;
-      if (reply.servedBy.length < 2) this.stats.singleCopyAcks++;
+      if (reply.servedBy.length < 2) {
+        this.stats.singleCopyAcks++;
+        this.singleCopy.set(reply.uid, reply.servedBy[0]!);
+      }
       this.acked.set(reply.uid, u);
       this.checker.wrote(this.time, c.name, u.key, u.version);
       this.log(`${c.name} ← ack ${reply.uid} by ${reply.servedBy.join(',')} ts ${V.format(reply.ts)}`);
@@ -477,6 +482,19 @@ export class World {
     const heldElsewhere = (uid: UpdateId) => others.some((n) => n.state.copiesByUid.has(uid) || n.state.executed.has(uid));
     for (const uid of this.acked.keys()) if (!heldElsewhere(uid)) return false;
     for (const uid of victim.state.copiesByUid.keys()) if (!heldElsewhere(uid)) return false;
+    // A session relies on the copies its front end got acknowledgements from. While
+    // an update is still in flight, or after it was acknowledged by a single
+    // replica (the reply warns of it), losing that replica would be a second
+    // failure for that session, beyond what the model tolerates.
+    for (const fe of this.fes.values()) {
+      for (const p of fe.pending.values()) if (p.acks.has(victim.id)) return false;
+    }
+    for (const [uid, holder] of this.singleCopy) {
+      if (holder !== victim.id) continue;
+      // Safe again once the holder's own copy (the one the session's timestamp names) has reached another replica.
+      const counter = V.get(victim.state.ownCopy.get(uid) ?? V.zero(), holder);
+      if (counter === 0 || !others.some((n) => V.get(n.state.replicaTS, holder) >= counter)) return false;
+    }
     return true;
   }
 

@@ -53,8 +53,11 @@ export class Harness {
   wire: Wire[] = [];
   now = 0;
 
+  readonly config: CoreConfig;
+
   /** Starts replicas named a, b, c... that know each other. */
-  constructor(names: string[], opts: { fresh?: boolean } = {}) {
+  constructor(names: string[], opts: { fresh?: boolean; config?: Partial<CoreConfig> } = {}) {
+    this.config = { ...CONFIG, ...opts.config };
     const ids = names.map((n) => makeReplicaId(n, '0'));
     for (const id of ids) this.add(id, ids, opts.fresh ?? true);
   }
@@ -62,7 +65,7 @@ export class Harness {
   add(id: ReplicaId, peers: ReplicaId[], fresh: boolean): Node {
     const node: Node = {
       id,
-      state: createReplica({ id, config: CONFIG, now: this.now, seed: 7, peers: peers.filter((p) => p !== id), fresh }),
+      state: createReplica({ id, config: this.config, now: this.now, seed: 7, peers: peers.filter((p) => p !== id), fresh }),
       store: new MemoryStore(MOVIES, RATINGS),
       applies: [],
       replies: [],

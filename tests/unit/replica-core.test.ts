@@ -240,6 +240,25 @@ test('entries of a crashed replica’s lost records do not block sessions foreve
   assert.is((r.result as { rating: number }).rating, 5, 'and fresh: b’s copy of x is applied');
 });
 
+test('gossip to a far-behind peer goes in bounded pieces that each keep the receiver consistent', () => {
+  const h = new Harness(['a', 'b', 'c'], { config: { gossipMaxRecords: 7 } });
+  const c = h.id('c');
+  for (let i = 0; i < 60; i++) {
+    const [x, y] = i % 2 === 0 ? ['a', 'b'] : ['b', 'a'];
+    h.update(x!, rate(1 + (i % 6), 1 + (i % 4), 2), V.zero(), { uid: `u${i}`, copies: [x!, y!] });
+    h.update(y!, rate(1 + (i % 6), 1 + (i % 4), 2), V.zero(), { uid: `u${i}`, copies: [x!, y!] });
+  }
+  h.deliverAll((w) => w.to === c || w.from === c); // c is cut off meanwhile
+  let largest = 0;
+  h.run(3000, 10, (w) => {
+    if (w.msg.type === 'gossip') largest = Math.max(largest, w.msg.records.length);
+    return false;
+  });
+  assert.ok(largest <= 7, `no gossip message carried more than 7 records (largest ${largest})`);
+  assert.is(h.node('c').store.digest(), h.node('a').store.digest());
+  assert.ok(V.equals(h.node('c').state.prefixTS, h.node('a').state.prefixTS));
+});
+
 test('time never runs backwards inside the core', () => {
   const h = new Harness(['a']);
   h.input('a', { type: 'tick', now: 1000 });

@@ -97,6 +97,12 @@ export interface ReplicaState {
    * garbage collection, as an empty row would).
    */
   readonly table: Map<ReplicaId, VTS>;
+  /** Counts inputs; orders "heard from" against "retired" without relying on clock resolution. */
+  seq: number;
+  /** Peer → `seq` when its replicaTS was last reported to us. */
+  readonly heardAt: Map<ReplicaId, number>;
+  /** Retired incarnation → `seq` when it was retired. */
+  readonly retiredAt: Map<ReplicaId, number>;
   /** Live peers (not including this replica). */
   readonly members: Set<ReplicaId>;
   /** Incarnations known to be gone for good; see `covered` in step.ts. */
@@ -143,6 +149,9 @@ export function createReplica(o: CreateOptions): ReplicaState {
     executed: new Map(),
     ownCopy: new Map(),
     table: new Map(),
+    seq: 0,
+    heardAt: new Map(),
+    retiredAt: new Map(),
     members: new Set(peers),
     retired: new Set(),
     held: new Map(),

@@ -35,6 +35,7 @@ export interface StepResult {
 
 export function step(s: ReplicaState, input: Input): StepResult {
   const out: Effect[] = [];
+  s.seq++;
   switch (input.type) {
     case 'tick':
       onTick(s, input.now, out);
@@ -52,12 +53,13 @@ export function step(s: ReplicaState, input: Input): StepResult {
       if (input.id !== s.id) {
         s.members.add(input.id);
         s.retired.delete(input.id);
+        s.retiredAt.delete(input.id);
       }
       break;
     case 'peerLeft':
       if (input.id !== s.id) {
         s.members.delete(input.id);
-        s.retired.add(input.id);
+        retire(s, input.id);
       }
       break;
   }
@@ -72,14 +74,28 @@ export function step(s: ReplicaState, input: Input): StepResult {
 // ---------------------------------------------------------------------------
 // Coverage: when is a client's prev satisfied?
 
+function retire(s: ReplicaState, id: ReplicaId): void {
+  if (!s.retired.has(id)) s.retiredAt.set(id, s.seq);
+  s.retired.add(id);
+}
+
+/** Live peers not heard from since `node` was retired: until they answer, nobody knows what of `node` survives. */
+function notHeardSinceRetired(s: ReplicaState, node: ReplicaId): ReplicaId[] {
+  const at = s.retiredAt.get(node) ?? 0;
+  return [...s.members].filter((p) => (s.heardAt.get(p) ?? -1) <= at);
+}
+
 /**
  * The counter of `node` this replica must reach before `want` counts as met.
  * For a live or unknown node that is `want` itself. For a retired node it is
- * capped at what any live replica (this one included) is known to have
- * received from it: records beyond that died with the node.
+ * capped at what any live replica (this one included) has received from it —
+ * records beyond that died with the node — but only once every live replica
+ * has reported its replicaTS since the retirement: before that, one of them
+ * may hold more of the dead node's records than the table shows.
  */
 function needed(s: ReplicaState, node: ReplicaId, want: number): number {
   if (!s.retired.has(node)) return want;
+  if (notHeardSinceRetired(s, node).length > 0) return want;
   let known = V.get(s.replicaTS, node);
   for (const p of s.members) known = Math.max(known, V.get(s.table.get(p) ?? V.zero(), node));
   return Math.min(want, known);
@@ -193,7 +209,7 @@ function onPeer(s: ReplicaState, from: ReplicaId, msg: PeerMessage, out: Effect[
   switch (msg.type) {
     case 'gossip':
       if (s.phase !== 'serving') return;
-      receiveGossip(s, from, msg.records, msg.replicaTS, out);
+      receiveGossip(s, from, msg.records, msg.replicaTS, msg.covers ?? msg.replicaTS, out);
       if (msg.wantReply) replyTo(s, from, out);
       return;
     case 'pull':
@@ -224,10 +240,11 @@ function onPeer(s: ReplicaState, from: ReplicaId, msg: PeerMessage, out: Effect[
 
 function noteTable(s: ReplicaState, peer: ReplicaId, ts: VTS): void {
   s.table.set(peer, V.merge(s.table.get(peer) ?? V.zero(), ts));
+  s.heardAt.set(peer, s.seq);
 }
 
 /** Keeps records not yet covered by replicaTS, then adopts the sender's replicaTS (it sent all we may lack). */
-function receiveGossip(s: ReplicaState, from: ReplicaId, records: readonly LogRecord[], senderTS: VTS, out: Effect[]): void {
+function receiveGossip(s: ReplicaState, from: ReplicaId, records: readonly LogRecord[], senderTS: VTS, covers: VTS, out: Effect[]): void {
   let kept = 0;
   for (const r of records) {
     const counter = V.get(r.ts, r.node);
@@ -236,7 +253,7 @@ function receiveGossip(s: ReplicaState, from: ReplicaId, records: readonly LogRe
     addRecord(s, r);
     kept++;
   }
-  s.replicaTS = V.merge(s.replicaTS, senderTS);
+  s.replicaTS = V.merge(s.replicaTS, covers);
   noteTable(s, from, senderTS);
   out.push({ type: 'event', event: { kind: 'gossipReceived', from, records: records.length, kept } });
 }
@@ -251,12 +268,41 @@ function lacksCollected(_s: ReplicaState, theirs: VTS, gcTS: VTS): boolean {
   return V.ahead(theirs, gcTS).length > 0;
 }
 
-function recordsFor(s: ReplicaState, theirs: VTS): LogRecord[] {
-  const recs: LogRecord[] = [];
+/**
+ * The records a peer at `theirs` may lack, at most `gossipMaxRecords` of
+ * them, and the replicaTS the message may claim. For each origin node the
+ * records a peer lacks form one contiguous range (invariant I3, and
+ * collected ones go by snapshot), so a message cut short claims, for a node
+ * it could not send in full, only the counter of the last record it sent:
+ * the receiver still holds everything its new replicaTS covers.
+ */
+function gossipFor(s: ReplicaState, theirs: VTS): { records: LogRecord[]; claim: VTS } {
+  const byNode = new Map<ReplicaId, LogRecord[]>();
   for (const e of s.log.values()) {
-    if (V.get(e.rec.ts, e.rec.node) > V.get(theirs, e.rec.node)) recs.push(e.rec);
+    const node = e.rec.node;
+    if (V.get(e.rec.ts, node) <= V.get(theirs, node)) continue;
+    let list = byNode.get(node);
+    if (!list) byNode.set(node, (list = []));
+    list.push(e.rec);
   }
-  return recs;
+  let budget = Math.max(1, s.config.gossipMaxRecords);
+  let claim = s.replicaTS;
+  const records: LogRecord[] = [];
+  for (const node of [...byNode.keys()].sort()) {
+    const list = byNode.get(node)!;
+    if (list.length <= budget) {
+      records.push(...list);
+      budget -= list.length;
+      continue;
+    }
+    list.sort((a, b) => V.get(a.ts, node) - V.get(b.ts, node));
+    const sent = list.slice(0, budget);
+    records.push(...sent);
+    budget = 0;
+    const last = sent.at(-1);
+    claim = V.withEntry(claim, node, last ? V.get(last.ts, node) : V.get(theirs, node));
+  }
+  return { records, claim };
 }
 
 /**
@@ -281,8 +327,9 @@ function sendGossip(s: ReplicaState, peer: ReplicaId, wantReply: boolean, out: E
     }
     return;
   }
-  const records = recordsFor(s, theirs ?? V.zero());
-  out.push({ type: 'send', to: peer, msg: { type: 'gossip', replicaTS: s.replicaTS, records, wantReply } });
+  const { records, claim } = gossipFor(s, theirs ?? V.zero());
+  const covers = V.equals(claim, s.replicaTS) ? undefined : claim;
+  out.push({ type: 'send', to: peer, msg: { type: 'gossip', replicaTS: s.replicaTS, covers, records, wantReply } });
   out.push({ type: 'event', event: { kind: 'gossipSent', to: peer, records: records.length } });
 }
 
@@ -430,6 +477,7 @@ function pullFor(s: ReplicaState, h: Held, out: Effect[]): void {
   const targets = new Set<ReplicaId>();
   for (const n of lacking) {
     if (s.members.has(n)) targets.add(n);
+    if (s.retired.has(n)) for (const p of notHeardSinceRetired(s, n)) targets.add(p);
     for (const p of s.members) {
       if (V.get(s.table.get(p) ?? V.zero(), n) > V.get(s.replicaTS, n)) targets.add(p);
     }
@@ -564,7 +612,7 @@ function maybeInstallSnapshot(s: ReplicaState, snap: CoreSnapshot, overlay: read
     if (r.applied) countApplied(s, r.node, V.get(r.ts, r.node));
   }
   for (const r of keep) if (!s.log.has(recordKey(r.node, V.get(r.ts, r.node)))) addRecord(s, r);
-  for (const id of snap.retired) if (!s.members.has(id) && id !== s.id) s.retired.add(id);
+  for (const id of snap.retired) if (!s.members.has(id) && id !== s.id) retire(s, id);
   noteTable(s, snap.from, snap.replicaTS);
   s.phase = 'serving';
   s.snapshotAsk = undefined;

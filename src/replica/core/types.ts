@@ -31,8 +31,14 @@ export interface LogRecord {
 export type PeerMessage =
   | {
       readonly type: 'gossip';
-      /** The sender's replica timestamp: after merging the records, the receiver holds everything it covers. */
+      /** The sender's replica timestamp (for the receiver's timestamp table). */
       readonly replicaTS: VTS;
+      /**
+       * What the receiver may adopt into its own replicaTS once it keeps these
+       * records: the sender's replicaTS, lowered for origins whose records
+       * did not all fit in this message. Absent = replicaTS.
+       */
+      readonly covers?: VTS | undefined;
       readonly records: readonly LogRecord[];
       /** True if the sender wants the receiver's missing records back (push-pull). */
       readonly wantReply: boolean;
