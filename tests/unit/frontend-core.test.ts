@@ -69,6 +69,22 @@ test('requests carry prev = merge(FE prev, client prev); the first good answer w
   assert.is(replyOf(late), undefined, 'a late second answer is ignored');
 });
 
+test('an update carries the client’s prev unchanged, so a retry through another front end names the same dependencies', () => {
+  const a = fe([
+    ['r1', 'ACTIVE'],
+    ['r2', 'ACTIVE'],
+  ]);
+  const b = fe([
+    ['r1', 'ACTIVE'],
+    ['r2', 'ACTIVE'],
+  ]);
+  a.prev = ts({ r1: 9 });
+  b.prev = ts({ r2: 4 });
+  const viaA = sends(feStep(a, { type: 'clientUpdate', from: 'c', requestId: req('u'), prev: ts({ x: 1 }), op, uid: 'c:1' as UpdateId, issuedAt: 0 }));
+  const viaB = sends(feStep(b, { type: 'clientUpdate', from: 'c', requestId: req('u'), prev: ts({ x: 1 }), op, uid: 'c:1' as UpdateId, issuedAt: 0 }));
+  for (const e of [...viaA, ...viaB]) assert.equal(e.prev, { x: 1 });
+});
+
 test('an update is acknowledged once both replicas logged it, with both timestamps merged', () => {
   const s = fe([
     ['r1', 'ACTIVE'],
