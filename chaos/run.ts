@@ -72,7 +72,7 @@ export interface ChaosSummary {
   readonly users: readonly number[];
   readonly hotMovies: readonly number[];
   /** How busy the machine was: 1-minute load average before and after the fault phase, and this process's event-loop delay (every proxy runs on it). */
-  readonly machine: { readonly loadBefore: number; readonly loadAfter: number; readonly cpus: number; readonly lagP99Ms: number; readonly lagMaxMs: number };
+  readonly machine: { readonly loadBefore: number; readonly loadAfter: number; readonly cpus: number; readonly lagP99Ms: number; readonly lagMaxMs: number; readonly peakRssMiB: number };
 }
 
 export const TOPOLOGY: Topology = { replicas: ['rm1', 'rm2', 'rm3', 'rm4'], frontends: ['fe1', 'fe2'], naming: 'naming' };
@@ -148,6 +148,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     const injector = new Injector(cluster, history, admin, plan, flog);
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
+    let peakRss = process.memoryUsage().rss;
+    const rssTimer = setInterval(() => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    }, 1000);
     const loadBefore = os.loadavg()[0]!;
     workload.start();
     injector.start();
@@ -156,7 +160,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     // ---- heal -----------------------------------------------------------------
     log('chaos: healing');
     lag.disable();
-    const machine = { loadBefore, loadAfter: os.loadavg()[0]!, cpus: os.cpus().length, lagP99Ms: Math.round(lag.percentile(99) / 1e6), lagMaxMs: Math.round(lag.max / 1e6) };
+    clearInterval(rssTimer);
+    const machine = {
+      loadBefore,
+      loadAfter: os.loadavg()[0]!,
+      cpus: os.cpus().length,
+      lagP99Ms: Math.round(lag.percentile(99) / 1e6),
+      lagMaxMs: Math.round(lag.max / 1e6),
+      peakRssMiB: Math.round(peakRss / 1024 / 1024),
+    };
     await injector.heal();
     await workload.stop();
     const healedAt = performance.now();
@@ -262,7 +274,7 @@ export function formatSummary(s: ChaosSummary): string {
     `  proxies      ${s.proxy.messages} messages seen, ${s.proxy.dropped} dropped, ${s.proxy.resets} connections cut`,
     `  restarts     ${Object.entries(s.restarts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
     `  converged    ${s.convergedMs === null ? `NO (bound ${s.convergeBoundMs} ms)` : `${s.convergedMs} ms after healing`}; logs then ${s.logLengthAfter.join('/')} records`,
-    `  machine      load average ${s.machine.loadBefore.toFixed(1)} → ${s.machine.loadAfter.toFixed(1)} on ${s.machine.cpus} CPUs; proxy event-loop delay p99 ${s.machine.lagP99Ms} ms, max ${s.machine.lagMaxMs} ms`,
+    `  machine      load average ${s.machine.loadBefore.toFixed(1)} → ${s.machine.loadAfter.toFixed(1)} on ${s.machine.cpus} CPUs; proxy event-loop delay p99 ${s.machine.lagP99Ms} ms, max ${s.machine.lagMaxMs} ms; chaos process peak RSS ${s.machine.peakRssMiB} MiB`,
     `  violations   ${r.violations.length}${r.excused ? ` (${r.excused} single-copy acknowledgements lost with their killed holder, excused)` : ''}`,
   ];
   for (const v of r.violations.slice(0, 30)) {
