@@ -1,7 +1,10 @@
 /**
  * A small seeded pseudo-random generator (mulberry32). Deterministic across
  * platforms; its whole state is one 32-bit number, so it can live inside a
- * pure state machine's state and be copied with it.
+ * pure state machine's state and be copied with it — which is what the
+ * replica and front-end cores and the simulator need. The data generator
+ * uses src/data/rng.ts instead (xoshiro128**, with sampling helpers), whose
+ * exact sequence the committed data file depends on.
  */
 export interface Rng {
   /** Uniform in [0, 1). */

@@ -15,14 +15,7 @@
  */
 
 /** Mixes a text into a 32-bit seed (FNV-1a), e.g. `new Rng(seedOf('users'))`. */
-export function seedOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+export { seedFrom as seedOf } from '../core/rng.js';
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
