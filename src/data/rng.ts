@@ -14,8 +14,10 @@
  * so results are the same on every machine running the same Node major.
  */
 
+import { seedFrom } from '../core/rng.js';
+
 /** Mixes a text into a 32-bit seed (FNV-1a), e.g. `new Rng(seedOf('users'))`. */
-export { seedFrom as seedOf } from '../core/rng.js';
+export const seedOf: (text: string) => number = seedFrom;
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
