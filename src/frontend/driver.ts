@@ -437,7 +437,9 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
       c.subscribed = false;
       if (closed || conns.get(c.name) !== c) return;
       log.warn(`lost the connection to replica ${c.name} (${reason}); not choosing it until it is back`);
-      feedReplicas();
+      // A replica kept only for its live connection goes now.
+      if (unlistedSince.has(c.name)) onMembers(members);
+      else feedReplicas();
     });
     socket.on('connect_error', () => {
       // Expected while a replica restarts; socket.io retries by itself.
@@ -471,15 +473,52 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
     run({ type: 'replicas', list });
   };
 
+  /**
+   * Replicas the naming service stopped listing while our connection to them
+   * stays up, and since when. A stalled or restarted naming service expires
+   * every lease at once while the replicas are fine: such a replica is kept
+   * for a grace period (a dead one closes its connection and goes at once).
+   */
+  const unlistedSince = new Map<string, number>();
+  const unlistedGraceMs = 3 * config.leaseMs;
+  let recheck: NodeJS.Timeout | undefined;
   const onMembers = (list: Member[]): void => {
     if (closed) return;
     members = list;
+    const previous = live;
     live = new Map();
     for (const m of list) {
       if (m.kind !== 'replica') continue;
       const meta = parseReplicaMeta(m.meta);
       if (!meta) continue;
       live.set(m.name, { url: m.url, id: meta.id, status: meta.phase === 'recovering' ? 'OFFLINE' : meta.status });
+    }
+    const now = Date.now();
+    for (const [n, c] of conns) {
+      if (live.has(n)) {
+        unlistedSince.delete(n);
+        continue;
+      }
+      const before = previous.get(n);
+      if (!before || before.url !== c.url || !c.socket.connected) {
+        unlistedSince.delete(n);
+        continue;
+      }
+      const since = unlistedSince.get(n) ?? now;
+      if (now - since >= unlistedGraceMs) {
+        unlistedSince.delete(n);
+        continue;
+      }
+      if (!unlistedSince.has(n)) log.warn(`naming no longer lists replica ${n}, but its connection is up: keeping it for ${unlistedGraceMs} ms`);
+      unlistedSince.set(n, since);
+      live.set(n, before);
+      if (!recheck) {
+        recheck = setTimeout(() => {
+          recheck = undefined;
+          onMembers(members);
+        }, unlistedGraceMs - (now - since) + 10);
+        recheck.unref();
+      }
     }
     for (const [n, c] of conns) {
       const l = live.get(n);

@@ -137,7 +137,7 @@ test('watch with trace relays the replicas events (the secret is accepted) and s
 });
 
 test('setStatus through the front end changes the replica status, shown in the next cluster views', async () => {
-  const c = await connectClient(fe.url);
+  const c = await connectClient(fe.url, SECRET); // an operator: status changes need the cluster secret
   try {
     const views: ClusterView[] = [];
     c.on('cluster', (v) => views.push(v));

@@ -423,11 +423,12 @@ test('watch with trace delivers this front end path events and relays the replic
   assert.is(otherEvents.length, 0);
 });
 
-test('a replica that leaves naming is no longer used; one that joins is', async () => {
+test('a replica that leaves (its process gone) is no longer used; one that joins is', async () => {
   const r = await rig(['rmA', 'rmB']);
   const c = await r.client();
   const extra = await startFakeReplica('rmC');
   r.rms.push(extra);
+  await r.rms[0]!.close();
   r.naming.remove('rmA');
   r.naming.set(extra.member());
   const [a, b] = r.rms as [FakeReplica, FakeReplica];
@@ -438,6 +439,22 @@ test('a replica that leaves naming is no longer used; one that joins is', async 
   for (let i = 0; i < 5; i++) await q(c);
   assert.is(a.queries.length, 0);
   assert.ok(extra.queries.length >= 5);
+});
+
+test('a replica naming stops listing while its connection stays up is kept for a grace period, then dropped', async () => {
+  const r = await rig(['rmA', 'rmB']);
+  const c = await r.client();
+  const [a] = r.rms as [FakeReplica, FakeReplica];
+  const removedAt = Date.now();
+  r.naming.remove('rmA'); // as when a stalled naming service expires every lease at once
+  const before = a.queries.length;
+  for (let i = 0; i < 10; i++) await q(c);
+  assert.ok(a.queries.length > before, 'still chosen right after naming dropped it');
+  const grace = 3 * config.leaseMs;
+  while (Date.now() - removedAt < grace + 300) await new Promise((res) => setTimeout(res, 50));
+  const after = a.queries.length;
+  for (let i = 0; i < 10; i++) await q(c);
+  assert.is(a.queries.length, after, 'not chosen once the grace period is over');
 });
 
 test('a replica that restarts under the same name with a new incarnation id is used under its new id', async () => {
