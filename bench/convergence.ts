@@ -13,7 +13,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type { MovieId, UserId } from '../src/core/ids.js';
-import type { ReplicaEmit, ReplicaListen, Reply, RmTraceEvent } from '../src/core/protocol.js';
+import type { Introspection, ReplicaEmit, ReplicaListen, Reply, RmTraceEvent } from '../src/core/protocol.js';
 import { Cluster } from '../tests/helpers/cluster.js';
 import { now, summarize } from './stats.js';
 import type { ConvergenceRow } from './types.js';
@@ -87,6 +87,19 @@ class Tracer {
   }
 }
 
+/** Introspection with patience: a replica busy sending snapshots to newcomers may answer slowly. */
+async function introspect(c: Cluster, name: string): Promise<Introspection> {
+  let last: unknown;
+  for (let i = 0; i < 3; i++) {
+    try {
+      return await c.introspect(name, 10_000);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
 /** Depth of the gossip tree that carried `uid` to every replica (null if it cannot be told). */
 function hops(events: readonly RmTraceEvent[], uid: string, holders: ReadonlySet<string>): number | null {
   const applied = new Map<string, number>();
@@ -122,8 +135,9 @@ function hops(events: readonly RmTraceEvent[], uid: string, holders: ReadonlySet
  * Measures on `cluster` if given (growing it; the caller closes it), else on
  * a cluster of its own with one front end.
  */
-export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluster): Promise<ConvergenceRow[]> {
+export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluster): Promise<{ rows: ConvergenceRow[]; failures: { section: string; error: string }[] }> {
   const rows: ConvergenceRow[] = [];
+  const failures: { section: string; error: string }[] = [];
   const first = o.sizes[0] ?? 4;
   const t0 = now();
   const c = cluster ?? (await Cluster.start({ frontends: 1, replicas: first, profile: 'default', readyTimeoutMs: 60_000 }));
@@ -134,6 +148,17 @@ export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluste
     const rnd = random(77);
     const ids = new Map<string, string>(); // replica id → name
     for (const n of o.sizes) {
+      try {
+        rows.push(await measureSize(n));
+      } catch (e) {
+        failures.push({ section: `convergence, ${n} replicas`, error: (e as Error).stack ?? String(e) });
+        o.log(`convergence: N=${n} failed: ${(e as Error).message.split('\n')[0]}`);
+        break; // a larger cluster would fare no better
+      }
+    }
+    return { rows, failures };
+
+    async function measureSize(n: number): Promise<ConvergenceRow> {
       const t1 = now();
       // A few at a time: each new replica loads the data file, which is CPU-bound.
       while (c.replicas.length < n) {
@@ -143,7 +168,7 @@ export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluste
       await c.waitForMembers({ frontends: c.frontends.length, replicas: n, timeoutMs: 60_000 });
       for (const p of c.replicas) {
         await tracer.subscribe(p.name, p.url);
-        const st = await c.introspect(p.name);
+        const st = await introspect(c, p.name);
         ids.set(st.id, p.name);
       }
       // The new replicas must have caught up before timing starts.
@@ -194,10 +219,9 @@ export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluste
         gossipIntervalMs: c.config.gossipIntervalMs,
         timedOut,
       };
-      rows.push(row);
       o.log(`convergence: N=${n}: p50 ${ms.p50.toFixed(0)} ms = ${row.rounds.toFixed(2)} rounds (target ${row.targetRounds}), hops ${row.hops ?? '–'}, max ${ms.max.toFixed(0)} ms, ${timedOut} timed out`);
+      return row;
     }
-    return rows;
   } finally {
     tracer.close();
     if (!cluster) await c.close();

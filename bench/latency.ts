@@ -14,10 +14,11 @@
  * starts from the full cluster.
  *
  * Failover (scenarios 2–4) is complete once the naming service no longer
- * lists the killed member and every client has had a request that started
- * after the kill succeed. Requests that start after that moment are the
- * "once failed over" figures; a failure among them is a failure after the
- * failover.
+ * lists the killed member, every client has had a request that started
+ * after the kill succeed, and every request started before that moment has
+ * ended (so a request stuck on the dead member counts in the failover).
+ * Requests that start after that are the "once failed over" figures; a
+ * failure among them is a failure after the failover.
  */
 import type { Cluster } from '../tests/helpers/cluster.js';
 import type { MovieId, UserId } from '../src/core/ids.js';
@@ -264,11 +265,13 @@ async function killScenario(o: LatencyOptions, id: Exclude<ScenarioId, 'normal'>
       }
     };
     const clientsBack = await firstOk();
-    const failedOverAt = goneAt !== null && clientsBack !== null ? Math.max(goneAt, clientsBack) : null;
+    // Provisional: the member is gone and every client got through again. Requests still running
+    // then (e.g. an update waiting for a twin copy on the dead replica) extend it; see below.
+    const settledAt = goneAt !== null && clientsBack !== null ? Math.max(goneAt, clientsBack) : null;
 
     // After the failover: run until every function has enough samples (bounded in time).
     const afterDeadline = now() + o.maxAfterMs;
-    const from = failedOverAt ?? Infinity;
+    const from = settledAt ?? Infinity;
     while (now() < afterDeadline) {
       const counts = FUNCTIONS.map((fn) => records.filter((r) => r.fn === fn && r.start >= from).length);
       if (Math.min(...counts) >= o.afterPerFn) break;
@@ -288,6 +291,9 @@ async function killScenario(o: LatencyOptions, id: Exclude<ScenarioId, 'normal'>
     }
     stop = true;
     await Promise.all(loops);
+
+    // Failed over once the provisional moment has passed and every request started before it has ended.
+    const failedOverAt = settledAt === null ? null : Math.max(settledAt, ...records.filter((r) => r.start < settledAt).map((r) => r.end));
 
     const inFlight = records.filter((r) => r.start <= killAt && r.end >= killAt);
     const during = records.filter((r) => r.start >= killAt && (failedOverAt === null || r.start < failedOverAt));

@@ -69,7 +69,8 @@ async function main(): Promise<number> {
     log(`${section} failed: ${error.split('\n')[0]}`);
   };
 
-  log(`${args.mode} run; results go to ${args.out}`);
+  const m = machine();
+  log(`${args.mode} run; results go to ${args.out}; load average ${m.loadAvg.map((x) => x.toFixed(2)).join(' ')}`);
   const workload = await loadWorkload(dataFile);
   let floor: FloorResult | null = null;
   let latency: ScenarioResult[] = [];
@@ -124,9 +125,11 @@ async function main(): Promise<number> {
       }
     }
   };
-  const runConvergence = async (c: Cluster) => {
+  const runConvergence = async (c: Cluster | undefined) => {
     try {
-      convergence = await measureConvergence({ workload, ...p.convergence, log }, p.convergence.sizes[0] === c.replicas.length ? c : undefined);
+      const r = await measureConvergence({ workload, ...p.convergence, log }, c && p.convergence.sizes[0] === c.replicas.length ? c : undefined);
+      convergence = r.rows;
+      for (const f of r.failures) fail(f.section, f.error);
     } catch (e) {
       fail('convergence', e);
     }
@@ -147,7 +150,7 @@ async function main(): Promise<number> {
       }
     }
   } else {
-    // 2 and 3 on one cluster; 5 on a fresh one (its processes have only loaded the data), which 4 then grows.
+    // 2 and 3 on one cluster; 5 on a fresh one (its processes have only loaded the data); 4 on its own.
     const a = wantsMain ? await startCluster('cluster for latency and throughput') : undefined;
     if (a) {
       try {
@@ -156,15 +159,17 @@ async function main(): Promise<number> {
         await a.close();
       }
     }
-    const b = wantsFresh ? await startCluster('fresh cluster for memory and convergence') : undefined;
+    const b = args.only.has('memory') ? await startCluster('fresh cluster for memory') : undefined;
     if (b) {
       try {
-        if (args.only.has('memory')) await runMemory(b);
-        if (args.only.has('convergence')) await runConvergence(b);
+        await runMemory(b);
       } finally {
         await b.close();
       }
     }
+    // Convergence on a cluster of its own (one front end): growing it means snapshots, which the
+    // memory run's history (tens of thousands of remembered updates) would make large.
+    if (args.only.has('convergence')) await runConvergence(undefined);
   }
 
   if (args.only.has('startup')) {
@@ -196,17 +201,20 @@ async function main(): Promise<number> {
   } else if (inproc) {
     notes.push(`Load generation: ${inproc.clients} clients in this process used ${Math.round(inproc.generatorCpu * 100)}% of a core, so one process was not the limit (not repeated over several processes).`);
   }
-  const m = machine();
+  const loadAvgEnd = os.loadavg();
   const clusterProcs = 1 + frontends + replicas;
   if (m.cpus < clusterProcs) notes.push(`This machine has ${m.cpus} cores for ${clusterProcs} cluster processes plus the load generators: the processes compete for CPU, which shows in every latency and throughput figure.`);
   if (m.loadAvg[0]! > m.cpus) notes.push(`The machine was busy when the run started (load average ${m.loadAvg[0]!.toFixed(1)} on ${m.cpus} cores): figures are noisier and slower than on an idle machine.`);
+  if (loadAvgEnd[1]! > m.cpus + 1) {
+    notes.push(`Load average over the last 5 minutes of the run: ${loadAvgEnd[1]!.toFixed(1)} on ${m.cpus} cores, of which about ${clusterProcs} processes' worth is the benchmark's own cluster.`);
+  }
 
   const partial: BenchResults = {
     version: RESULTS_VERSION,
     mode: args.mode,
     startedAt: started.toISOString(),
     durationMs: now() - t0,
-    machine: m,
+    machine: { ...m, loadAvgEnd },
     setup: { frontends, replicas, dataFile: path.relative(ROOT, dataFile), ratings: workload.ratings, profile: 'default', gossipIntervalMs: gossipIntervalMs || convergence[0]?.gossipIntervalMs || 0 },
     floor,
     latency,

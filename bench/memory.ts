@@ -176,6 +176,7 @@ export async function measureMemory(o: MemoryOptions, c: Cluster): Promise<Memor
     updates: r.ops,
     updatesPerSec: (r.ops / r.durationMs) * 1000,
     failed: r.failed,
+    errors: r.errors,
     processes,
     replicas,
     rssTrace: trace.sort((x, y) => x.updates - y.updates),

@@ -199,7 +199,7 @@ export function toMarkdown(r: BenchResults): string {
   out.push(`# hearsay benchmark results`);
   out.push('');
   out.push(
-    `Run ${r.startedAt} (${r.mode} mode, ${round(r.durationMs / 1000)} s) on ${m.cpus} × ${m.cpuModel}, ${Math.round(m.memoryMB / 1024)} GB, Node ${m.node}, ${m.platform}; load average at start ${m.loadAvg.map((x) => x.toFixed(2)).join(' ')}.`,
+    `Run ${r.startedAt} (${r.mode} mode, ${round(r.durationMs / 1000)} s) on ${m.cpus} × ${m.cpuModel}, ${Math.round(m.memoryMB / 1024)} GB, Node ${m.node}, ${m.platform}; load average (1/5/15 min) at start ${m.loadAvg.map((x) => x.toFixed(2)).join(' ')}${m.loadAvgEnd ? `, at the end ${m.loadAvgEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}.`,
   );
   out.push(
     `Cluster: ${r.setup.frontends} front ends, ${r.setup.replicas} replicas, naming, all separate processes on 127.0.0.1; data file ${r.setup.dataFile} (${r.setup.ratings.toLocaleString('en-US')} ratings); profile ${r.setup.profile} (gossip every ${r.setup.gossipIntervalMs} ms). Times in ms; ratios are to the two-hop floor measured in the same run.`,
@@ -302,6 +302,11 @@ export function toMarkdown(r: BenchResults): string {
       ),
     );
     out.push('');
+    const errs = r.throughput.filter((t) => t.failed > 0);
+    if (errs.length) {
+      out.push(`Failed requests: ${errs.map((t) => `${t.clients} clients (${t.generator}): ${Object.entries(t.errors).map(([k, n]) => `${k} ×${n}`).join(', ')}`).join('; ')}.`);
+      out.push('');
+    }
     const v = r.throughput.flatMap((t) => t.violations);
     if (v.length) {
       out.push('Violations:');
@@ -330,7 +335,9 @@ export function toMarkdown(r: BenchResults): string {
     out.push(`## 5. Memory (RSS, MB) after load and after ${mem.updates.toLocaleString('en-US')} updates`);
     out.push('');
     out.push(
-      `${mem.updates.toLocaleString('en-US')} updates (rate and delete, overwriting ${mem.rows} rows: the data does not grow) ran at ${Math.round(mem.updatesPerSec)} /s; ${mem.failed} failed. "Settled" is after the replicas converged.${
+      `${mem.updates.toLocaleString('en-US')} updates (rate and delete, overwriting ${mem.rows} rows: the data does not grow) ran at ${Math.round(mem.updatesPerSec)} /s; ${mem.failed} failed${
+        mem.failed > 0 ? ` (${Object.entries(mem.errors).map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''
+      }. "Settled" is after the replicas converged.${
         mem.baseline ? ` For scale: a bare Node process has ${f2(mem.baseline.nodeMB)} MB; one that has only loaded the data file into the sql.js store, ${f2(mem.baseline.nodeWithStoreMB)} MB.` : ''
       }`,
     );

@@ -65,6 +65,10 @@ function row(clients: number, generator: ThroughputRow['generator'], procs: numb
     updates: summarize(updates),
     all: summarize([...queries, ...updates]),
     failed: parts.reduce((s, p) => s + p.failed, 0),
+    errors: parts.reduce<Record<string, number>>((acc, p) => {
+      for (const [k, v] of Object.entries(p.errors)) acc[k] = (acc[k] ?? 0) + v;
+      return acc;
+    }, {}),
     wrong: parts.reduce((s, p) => s + p.checks.wrong, 0),
     stale: parts.reduce((s, p) => s + p.checks.stale, 0),
     generatorCpu: Math.max(...parts.map((p) => p.cpuMs / p.durationMs)),

@@ -45,7 +45,11 @@ export interface ScenarioResult {
   readonly failed: number;
   /** Of those, requests started after the failover had completed. */
   readonly failedAfterFailover: number;
-  /** From the kill to the moment every client had a successful request started after the kill. */
+  /**
+   * From the kill until the failover was over: the naming service no longer
+   * listed the killed member, every client had a request started after the
+   * kill succeed, and every request started before that moment had ended.
+   */
   readonly failoverMs: number | null;
   /** The longest single request that spanned the kill. */
   readonly longestRequestMs: number | null;
@@ -72,6 +76,7 @@ export interface ThroughputRow {
   readonly updates: Summary;
   readonly all: Summary;
   readonly failed: number;
+  readonly errors: Readonly<Record<string, number>>;
   /** Answers that broke read-your-writes or monotonic reads for the client's own rows. */
   readonly wrong: number;
   readonly stale: number;
@@ -127,6 +132,8 @@ export interface MemoryResult {
   readonly warmupUpdates: number;
   readonly updatesPerSec: number;
   readonly failed: number;
+  /** Failed updates by error code. */
+  readonly errors: Readonly<Record<string, number>>;
   readonly processes: readonly ProcessMemory[];
   readonly replicas: readonly ReplicaGrowth[];
   /** During the update run: RSS samples of the first replica (MB), to show flatness. */
@@ -164,7 +171,10 @@ export interface MachineInfo {
   readonly memoryMB: number;
   readonly node: string;
   readonly platform: string;
+  /** Load average (1, 5, 15 minutes) when the run started. */
   readonly loadAvg: readonly number[];
+  /** …and when it ended. */
+  readonly loadAvgEnd?: readonly number[] | undefined;
 }
 
 export interface BenchResults {
