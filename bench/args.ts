@@ -8,7 +8,7 @@ import type { Mode } from './types.js';
 export const SECTIONS = ['floor', 'latency', 'throughput', 'convergence', 'memory', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
-export const USAGE = `usage: npm run bench [-- --quick | --tiny] [--out DIR] [--only ${SECTIONS.join(',')}]
+export const USAGE = `usage: npm run bench [-- --quick | --tiny] [--out DIR] [--only ${SECTIONS.join(',')}] [--from results.json]
 
 Benchmarks hearsay with real processes on 127.0.0.1 and writes results.md,
 results.json and latency.svg to DIR (default docs/bench); the markdown report
@@ -17,7 +17,8 @@ also goes to stdout, progress to stderr.
   --quick      smaller counts and shorter runs (under a minute)
   --tiny       the smallest run that still covers every section (for tests)
   --out DIR    where to write the results (default docs/bench)
-  --only LIST  run only these sections (comma-separated)`;
+  --only LIST  run only these sections (comma-separated)
+  --from FILE  measure nothing: rebuild the report, targets and chart from a results.json`;
 
 export interface Params {
   /** One cluster for every section (memory first), instead of one for latency and throughput and a fresh one for memory and convergence. */
@@ -60,8 +61,9 @@ export const PARAMS: Record<Mode, Params> = {
   },
 };
 
-export function parseBenchArgs(argv: readonly string[]): { mode: Mode; out: string; only: Set<Section> } | { error: string } | 'help' {
+export function parseBenchArgs(argv: readonly string[]): { mode: Mode; out: string; only: Set<Section>; from?: string } | { error: string } | 'help' {
   let mode: Mode = 'full';
+  let from: string | undefined;
   let out = path.join(ROOT, 'docs/bench');
   let only = new Set<Section>(SECTIONS);
   for (let i = 0; i < argv.length; i++) {
@@ -80,8 +82,12 @@ export function parseBenchArgs(argv: readonly string[]): { mode: Mode; out: stri
       const bad = list.filter((s) => !(SECTIONS as readonly string[]).includes(s));
       if (bad.length) return { error: `unknown section(s) ${bad.join(', ')}; sections: ${SECTIONS.join(', ')}` };
       only = new Set(list as Section[]);
+    } else if (a === '--from' || a.startsWith('--from=')) {
+      const v = a === '--from' ? argv[++i] : a.slice(7);
+      if (!v) return { error: '--from needs a results.json file' };
+      from = path.resolve(v);
     } else return { error: `unknown argument "${a}"` };
   }
-  return { mode, out, only };
+  return from ? { mode, out, only, from } : { mode, out, only };
 }
 

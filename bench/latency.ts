@@ -197,13 +197,16 @@ async function killScenario(o: LatencyOptions, id: Exclude<ScenarioId, 'normal'>
   const checks: CheckCounts = { wrong: 0, stale: 0, violations: [] };
   const departures = new Departures(c);
   const clients = await connectClients(c, o, id, checks);
+  const frontends = c.frontends.length;
   let victim = '';
+  let stop = false;
+  let loops: Promise<void>[] = [];
+  let witness: BenchClient | undefined;
   try {
     await warmUp(clients, o.warmupRounds);
     const records: RequestRecord[] = [];
-    let stop = false;
     let killAt = Infinity;
-    const loops = clients.map(async (cl) => {
+    loops = clients.map(async (cl) => {
       for (let i = 0; !stop; i++) for (const fn of FUNCTIONS) if (!stop) records.push(await step(cl, fn, i));
     });
 
@@ -211,7 +214,6 @@ async function killScenario(o: LatencyOptions, id: Exclude<ScenarioId, 'normal'>
     await new Promise((r) => setTimeout(r, o.beforeKillMs));
 
     let lostUpdates: number | undefined;
-    let witness: BenchClient | undefined;
     let burst: { movie: number; rating: number }[] = [];
     if (id === 'fe-killed') {
       victim = c.frontends[0]!.name;
@@ -314,15 +316,18 @@ async function killScenario(o: LatencyOptions, id: Exclude<ScenarioId, 'normal'>
       ...(lostUpdates !== undefined ? { lostUpdates } : {}),
       ...checkCounts(checks),
     };
-    await witness?.close();
     return result;
   } finally {
+    // Every loop ends (each request is bounded by the session's timeouts) before its session closes.
+    stop = true;
+    await Promise.all(loops);
+    await witness?.close();
     await Promise.all(clients.map((x) => x.close()));
     await departures.close();
     if (victim) {
       // Bring the cluster back to full strength for what follows.
       await c.restart(victim);
-      await c.waitForMembers({ frontends: 2, replicas: c.replicas.length, names: [victim], timeoutMs: 20_000 });
+      await c.waitForMembers({ frontends, replicas: c.replicas.length, names: [victim], timeoutMs: 20_000 });
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick | --tiny] [--out DIR] [--only floor,latency,...]
+ * npm run bench [-- --quick | --tiny] [--out DIR] [--only floor,latency,...] [--from results.json]
  *
  * Measures hearsay on this machine with real processes on 127.0.0.1:
  * the floor (bare socket.io round trips, sql.js query time), response time
@@ -11,11 +11,13 @@
  *
  *   --quick   smaller counts and shorter runs (under a minute)
  *   --tiny    the smallest run that still exercises every section (tests)
+ *   --from F  rebuild the report, targets and chart from a results.json (no measuring)
  *
  * Every load is bounded in count and time. Every process started is stopped
  * by PID, also on Ctrl-C. Exit status 0, or 1 if a section failed (the
  * others still run and are reported), 2 for bad arguments.
  */
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Cluster } from '../tests/helpers/cluster.js';
@@ -53,6 +55,18 @@ async function main(): Promise<number> {
   if ('error' in args) {
     process.stderr.write(`bench: ${args.error}\n${USAGE}\n`);
     return 2;
+  }
+  if (args.from) {
+    const old = JSON.parse(await readFile(args.from, 'utf8')) as BenchResults;
+    if (old.version !== RESULTS_VERSION) {
+      process.stderr.write(`bench: ${args.from} has results version ${String(old.version)}, expected ${RESULTS_VERSION}\n`);
+      return 2;
+    }
+    const again: BenchResults = { ...old, targets: evaluateTargets(old) };
+    const md = toMarkdown(again);
+    process.stdout.write(`${md}\n`);
+    await writeOutputs(args.out, again, md);
+    return 0;
   }
   const p = PARAMS[args.mode];
   const started = new Date();

@@ -129,6 +129,23 @@ export function evaluateTargets(r: BenchResults): Target[] {
       ),
       measured: Number.isFinite(growth) ? `${growth >= 0 ? '+' : ''}${round(growth)} MB (${round((rel - 1) * 100)}%)` : 'not measured',
     });
+    // The executed-update table is kept for the dedup window, so RSS may rise until the window is full; the second half shows whether it then stays flat.
+    const tr = r.memory.rssTrace;
+    const half = tr.find((x) => x.updates >= r.memory!.updates / 2);
+    const end = tr[tr.length - 1];
+    if (half && end && end.updates > half.updates) {
+      out.push({
+        ...atMost(
+          'rm-rss-second-half',
+          `first replica's RSS growth over the second half of the updates (${half.updates.toLocaleString('en-US')} to ${end.updates.toLocaleString('en-US')})`,
+          '≤ +10% (flat)',
+          end.mb / half.mb - 1,
+          0.1,
+          (x) => `${round(x * 100)}%`,
+        ),
+        measured: `${round(half.mb)} → ${round(end.mb)} MB (${end.mb >= half.mb ? '+' : ''}${round((end.mb / half.mb - 1) * 100)}%)`,
+      });
+    }
     const logs = r.memory.replicas.map((x) => x.logLengthAfterUpdates ?? NaN);
     const maxLog = Math.max(...logs);
     out.push(atMost('rm-log', `replica update log after ${r.memory.updates.toLocaleString('en-US')} updates (longest)`, '≤ 1,000 records (bounded)', maxLog, 1000, (x) => `${Math.round(x)} records`));
