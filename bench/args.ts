@@ -8,7 +8,7 @@ import type { Mode } from './types.js';
 export const SECTIONS = ['floor', 'latency', 'throughput', 'convergence', 'memory', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
-export const USAGE = `usage: npm run bench [-- --quick | --tiny] [--out DIR] [--only ${SECTIONS.join(',')}] [--from results.json]
+export const USAGE = `usage: npm run bench [-- --quick | --tiny] [--out DIR] [--only ${SECTIONS.join(',')}] [--from results.json] [--logs DIR]
 
 Benchmarks hearsay with real processes on 127.0.0.1 and writes results.md,
 results.json and latency.svg to DIR (default docs/bench); the markdown report
@@ -18,7 +18,8 @@ also goes to stdout, progress to stderr.
   --tiny       the smallest run that still covers every section (for tests)
   --out DIR    where to write the results (default docs/bench)
   --only LIST  run only these sections (comma-separated)
-  --from FILE  measure nothing: rebuild the report, targets and chart from a results.json`;
+  --from FILE  measure nothing: rebuild the report, targets and chart from a results.json
+  --logs DIR   keep every cluster process's log in DIR`;
 
 export interface Params {
   /** One cluster for every section (memory first), instead of one for latency and throughput and a fresh one for memory and convergence. */
@@ -61,9 +62,18 @@ export const PARAMS: Record<Mode, Params> = {
   },
 };
 
-export function parseBenchArgs(argv: readonly string[]): { mode: Mode; out: string; only: Set<Section>; from?: string } | { error: string } | 'help' {
+export interface BenchArgs {
+  mode: Mode;
+  out: string;
+  only: Set<Section>;
+  from?: string | undefined;
+  logs?: string | undefined;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs | { error: string } | 'help' {
   let mode: Mode = 'full';
   let from: string | undefined;
+  let logs: string | undefined;
   let out = path.join(ROOT, 'docs/bench');
   let only = new Set<Section>(SECTIONS);
   for (let i = 0; i < argv.length; i++) {
@@ -86,8 +96,12 @@ export function parseBenchArgs(argv: readonly string[]): { mode: Mode; out: stri
       const v = a === '--from' ? argv[++i] : a.slice(7);
       if (!v) return { error: '--from needs a results.json file' };
       from = path.resolve(v);
+    } else if (a === '--logs' || a.startsWith('--logs=')) {
+      const v = a === '--logs' ? argv[++i] : a.slice(7);
+      if (!v) return { error: '--logs needs a directory' };
+      logs = path.resolve(v);
     } else return { error: `unknown argument "${a}"` };
   }
-  return from ? { mode, out, only, from } : { mode, out, only };
+  return { mode, out, only, from, logs };
 }
 

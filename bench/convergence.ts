@@ -25,6 +25,8 @@ export interface ConvergenceOptions {
   readonly workload: Workload;
   readonly timeoutMs: number;
   readonly log: (line: string) => void;
+  /** Keep the processes' logs here. */
+  readonly logDir?: string | undefined;
 }
 
 /** Replicas started at once when growing the cluster. */
@@ -140,7 +142,7 @@ export async function measureConvergence(o: ConvergenceOptions, cluster?: Cluste
   const failures: { section: string; error: string }[] = [];
   const first = o.sizes[0] ?? 4;
   const t0 = now();
-  const c = cluster ?? (await Cluster.start({ frontends: 1, replicas: first, profile: 'default', readyTimeoutMs: 60_000 }));
+  const c = cluster ?? (await Cluster.start({ frontends: 1, replicas: first, profile: 'default', readyTimeoutMs: 60_000, ...(o.logDir ? { logDir: o.logDir } : {}) }));
   const tracer = new Tracer(c.secret);
   try {
     if (!cluster) o.log(`convergence: ${first} replicas up in ${Math.round(now() - t0)} ms`);

@@ -104,10 +104,12 @@ async function main(): Promise<number> {
     }
   }
 
+  // With --logs DIR every cluster process's log is kept in DIR/<cluster>/<name>.log.
+  const logDir = (what: string): { logDir?: string } => (args.logs ? { logDir: path.join(args.logs, what.replace(/[^a-z0-9]+/gi, '-')) } : {});
   const startCluster = async (what: string): Promise<Cluster | undefined> => {
     try {
       const c0 = now();
-      const c = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000 });
+      const c = await Cluster.start({ frontends, replicas, profile: 'default', readyTimeoutMs: 60_000, ...logDir(what) });
       gossipIntervalMs = c.config.gossipIntervalMs;
       log(`${what}: ${frontends} front ends and ${replicas} replicas up in ${Math.round(now() - c0)} ms`);
       return c;
@@ -141,7 +143,7 @@ async function main(): Promise<number> {
   };
   const runConvergence = async (c: Cluster | undefined) => {
     try {
-      const r = await measureConvergence({ workload, ...p.convergence, log }, c && p.convergence.sizes[0] === c.replicas.length ? c : undefined);
+      const r = await measureConvergence({ workload, ...p.convergence, log, ...logDir('convergence') }, c && p.convergence.sizes[0] === c.replicas.length ? c : undefined);
       convergence = r.rows;
       for (const f of r.failures) fail(f.section, f.error);
     } catch (e) {
