@@ -259,6 +259,23 @@ test('gossip to a far-behind peer goes in bounded pieces that each keep the rece
   assert.ok(V.equals(h.node('c').state.prefixTS, h.node('a').state.prefixTS));
 });
 
+test('executed uids are remembered for the dedup window, then forgotten; older updates are refused', () => {
+  const h = new Harness(['a', 'b'], { config: { dedupWindowMs: 1000 } });
+  h.update('a', rate(1, 1, 4), V.zero(), { uid: 'x', copies: ['a', 'b'] });
+  h.update('b', rate(1, 1, 4), V.zero(), { uid: 'x', copies: ['a', 'b'] });
+  h.run(500);
+  assert.ok(h.node('a').state.executed.has('x' as never), 'inside the window');
+  h.run(700);
+  assert.not.ok(h.node('a').state.executed.has('x' as never), 'forgotten once the window has passed and no copy is left');
+  const late = h.update('a', rate(1, 1, 4), V.zero(), { uid: 'old' }); // issued at time 1200 - 0: fine
+  assert.ok(late?.kind === 'ack');
+  h.now += 5000;
+  const requestId = 'rexp';
+  h.input('a', { type: 'update', from: 'fe', requestId: requestId as never, uid: 'ancient' as never, prev: V.zero(), op: rate(1, 2, 3), issuedAt: 0, copies: [] });
+  const r = h.node('a').replies.find((x) => x.requestId === requestId);
+  assert.ok(r?.kind === 'fail' && r.code === 'EXPIRED', JSON.stringify(r));
+});
+
 test('time never runs backwards inside the core', () => {
   const h = new Harness(['a']);
   h.input('a', { type: 'tick', now: 1000 });

@@ -445,12 +445,21 @@ function collectGarbage(s: ReplicaState, out: Effect[]): void {
     collected++;
   }
   if (collected > 0) out.push({ type: 'event', event: { kind: 'collected', records: collected } });
+}
+
+/**
+ * Forgets executed uids whose dedup window has passed. Runs on ticks only,
+ * and walks the table in insertion (≈ issue) order, stopping at the first
+ * entry still inside the window: the cost per tick is what expires, not the
+ * size of the table (which holds a whole window of updates).
+ */
+function expireExecuted(s: ReplicaState): void {
   const horizon = s.now - s.config.dedupWindowMs;
   for (const [uid, issuedAt] of s.executed) {
-    if (issuedAt < horizon && !s.copiesByUid.has(uid)) {
-      s.executed.delete(uid);
-      s.ownCopy.delete(uid);
-    }
+    if (issuedAt >= horizon) break;
+    if (s.copiesByUid.has(uid)) continue; // a copy still in the log keeps it
+    s.executed.delete(uid);
+    s.ownCopy.delete(uid);
   }
 }
 
@@ -520,6 +529,7 @@ function onTick(s: ReplicaState, now: number, out: Effect[]): void {
     }
   }
   recruitTwins(s, out);
+  expireExecuted(s);
   if (now >= s.nextGossipAt && s.members.size > 0) {
     s.nextGossipAt = now + s.config.gossipIntervalMs;
     const rng = rngFromState(s.rngState);
