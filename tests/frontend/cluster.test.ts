@@ -32,19 +32,35 @@ let client: FeClient;
 const log = memoryLog();
 
 test.before(async () => {
+  try {
+    await startCluster();
+  } catch (e) {
+    // uvu skips the suite silently when a hook throws: say why.
+    process.stderr.write(`front end in a cluster: setting up failed: ${(e as Error).stack ?? String(e)}\n${log.lines.slice(-20).join('\n')}\n`);
+    throw e;
+  }
+});
+
+async function startCluster(): Promise<void> {
   naming = await startNaming({ config, log, secret: SECRET });
   rms = await Promise.all(['rm1', 'rm2'].map((name) => startReplica({ name, naming: naming.url, dataFile: DATA, config, secret: SECRET, log, randomStatus: false })));
   fe = await startFrontend({ name: 'fe1', naming: naming.url, config, secret: SECRET, log });
   client = await connectClient(fe.url);
   // Both replicas serving, as seen through the front end.
-  const deadline = Date.now() + 10_000;
+  // Generous: the suite may share a busy machine. A slow answer is retried, not fatal.
+  const deadline = Date.now() + 30_000;
   for (;;) {
-    const r = (await client.timeout(3000).emitWithAck('cluster', {})) as { ok: boolean; view: ClusterView };
-    if (r.ok && r.view.replicas.length === 2 && r.view.replicas.every((x) => x.phase === 'serving')) break;
+    let r: { ok: boolean; view: ClusterView } | undefined;
+    try {
+      r = (await client.timeout(3000).emitWithAck('cluster', {})) as { ok: boolean; view: ClusterView };
+    } catch {
+      r = undefined;
+    }
+    if (r?.ok && r.view.replicas.length === 2 && r.view.replicas.every((x) => x.phase === 'serving')) break;
     if (Date.now() > deadline) throw new Error(`replicas not serving: ${JSON.stringify(r)}`);
     await new Promise((res) => setTimeout(res, 20));
   }
-});
+}
 
 test.after(async () => {
   client?.close();
