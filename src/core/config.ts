@@ -31,6 +31,21 @@ export interface Config {
    */
   dedupWindowMs: number;
 
+  // ---- primary (forced and immediate updates) -----------------------------
+  /** The primary sends appends (heartbeats when idle) this often. */
+  primaryHeartbeatMs: number;
+  /**
+   * A follower that hears no primary for a random time in [min, max) stands
+   * for election. Randomised so that usually one candidate wins at once; a
+   * failed primary is replaced within about max + one round trip.
+   */
+  electionTimeoutMinMs: number;
+  electionTimeoutMaxMs: number;
+  /** How long the primary waits for live replicas' timestamps when it takes the cut for an immediate update. */
+  cutTimeoutMs: number;
+  /** Largest number of forced-log entries in one append message. */
+  appendMaxEntries: number;
+
   // ---- replica status (simulated availability) ---------------------------
   /** Whether a replica flips its own status at random over time. */
   randomStatus: boolean;
@@ -49,6 +64,10 @@ export interface Config {
   rmRequestTimeoutMs: number;
   /** Time a client waits for its front end. */
   feRequestTimeoutMs: number;
+  /** A forced/immediate update the primary could not take yet (election, redirect) is tried again after this long... */
+  forcedRetryMs: number;
+  /** ...until this long after it arrived; then the client gets NO_PRIMARY (and may retry with the same uid). Below feRequestTimeoutMs. */
+  forcedDeadlineMs: number;
 
   // ---- naming ------------------------------------------------------------
   /** Members send a heartbeat this often. */
@@ -70,6 +89,11 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   bindTimeoutMs: 1000,
   snapshotRetryMs: 1000,
   dedupWindowMs: 10 * 60_000,
+  primaryHeartbeatMs: 150,
+  electionTimeoutMinMs: 1000,
+  electionTimeoutMaxMs: 2000,
+  cutTimeoutMs: 500,
+  appendMaxEntries: 256,
   randomStatus: true,
   statusChangeMeanMs: 20_000,
   statusOverloadedShare: 0.2,
@@ -78,6 +102,8 @@ export const defaultConfig: Readonly<Config> = Object.freeze({
   overloadInflight: 64,
   rmRequestTimeoutMs: 1000,
   feRequestTimeoutMs: 5000,
+  forcedRetryMs: 100,
+  forcedDeadlineMs: 4500,
   heartbeatMs: 400,
   leaseMs: 1500,
   maxMessageBytes: 32 * 1024 * 1024,
@@ -94,6 +120,12 @@ export const testConfig: Readonly<Config> = Object.freeze({
   randomStatus: false,
   rmRequestTimeoutMs: 700,
   feRequestTimeoutMs: 4000,
+  forcedRetryMs: 50,
+  forcedDeadlineMs: 3500,
+  primaryHeartbeatMs: 75,
+  electionTimeoutMinMs: 400,
+  electionTimeoutMaxMs: 800,
+  cutTimeoutMs: 300,
   heartbeatMs: 250,
   leaseMs: 1000,
 });

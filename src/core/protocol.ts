@@ -19,7 +19,7 @@
  * - Events are only ever added to these maps, never renumbered or reused.
  */
 import type { ReplicaId, RequestId, UpdateId } from './ids.js';
-import type { OpErrorCode, Query, QueryResult, Update } from './ops.js';
+import type { ApplyOutcome, OpErrorCode, Ordering, Query, QueryResult, Update } from './ops.js';
 import type { VTS } from './vts.js';
 import type { PeerMessage } from '../replica/core/types.js';
 
@@ -48,6 +48,10 @@ export type ClientReply =
       readonly copies: Readonly<Record<string, VTS>>;
       /** Set when fewer than two replicas logged the update. */
       readonly warning?: string | undefined;
+      /** Causal updates go to two replicas; forced and immediate ones to the primary. */
+      readonly ordering?: Ordering | undefined;
+      /** For forced and immediate updates: what applying it did (the new movie's id, ratings removed). */
+      readonly result?: ApplyOutcome | undefined;
     }
   | { readonly ok: false; readonly code: OpErrorCode; readonly message: string; readonly tried: readonly ReplicaId[] };
 
@@ -83,6 +87,20 @@ export interface ReplicaMeta {
   readonly lastGossipAt: number | null;
 }
 
+/**
+ * A replica's part in sequencing forced and immediate updates (a Raft-style
+ * elected primary, see replica/core/primary.ts). `role` is 'none' when the
+ * replica was started without a voter list (forced updates disabled).
+ */
+export interface PrimaryInfo {
+  readonly role: 'leader' | 'follower' | 'candidate' | 'none';
+  readonly term: number;
+  /** The primary this replica follows in `term`, if it knows one. */
+  readonly leader: ReplicaId | null;
+  /** Forced log entries known committed here. */
+  readonly commit: number;
+}
+
 export interface FrontendMeta {
   readonly prev: VTS;
 }
@@ -108,7 +126,11 @@ export interface NamingEmit {
 // Replica manager
 
 export type RmQueryReply = Reply<{ valueTS: VTS; result: QueryResult }>;
-export type RmUpdateReply = Reply<{ ts: VTS; uid: UpdateId }>;
+/**
+ * `result` is set for forced and immediate updates. A NOT_PRIMARY error may
+ * name the primary in `leader`.
+ */
+export type RmUpdateReply = Reply<{ ts: VTS; uid: UpdateId; result?: ApplyOutcome | undefined }> | (ErrorReply & { readonly leader?: ReplicaId | undefined });
 
 export interface Introspection {
   readonly id: ReplicaId;
@@ -129,6 +151,7 @@ export interface Introspection {
   readonly counters: Readonly<Record<string, number>>;
   readonly digest: string;
   readonly ratings: number;
+  readonly primary?: (PrimaryInfo & { readonly voters: readonly string[]; readonly logLength: number }) | undefined;
 }
 
 /** What a replica shows a watcher (the trace view): its algorithm at work. */
@@ -138,7 +161,11 @@ export type RmTraceEvent =
   | { readonly kind: 'pullSent'; readonly rm: ReplicaId; readonly to: ReplicaId; readonly missing: readonly ReplicaId[]; readonly at: number }
   | { readonly kind: 'applied'; readonly rm: ReplicaId; readonly uid: UpdateId; readonly at: number }
   | { readonly kind: 'snapshotInstalled'; readonly rm: ReplicaId; readonly from: ReplicaId; readonly at: number }
-  | { readonly kind: 'status'; readonly rm: ReplicaId; readonly status: ReplicaStatus; readonly at: number };
+  | { readonly kind: 'status'; readonly rm: ReplicaId; readonly status: ReplicaStatus; readonly at: number }
+  /** This replica became primary for `term`. */
+  | { readonly kind: 'elected'; readonly rm: ReplicaId; readonly term: number; readonly at: number }
+  /** A forced/immediate update reached a majority (primary only). */
+  | { readonly kind: 'committed'; readonly rm: ReplicaId; readonly index: number; readonly uid: UpdateId; readonly at: number };
 
 export interface ReplicaListen {
   query(req: { requestId: RequestId; prev: VTS; query: Query }, ack: (r: RmQueryReply) => void): void;
@@ -171,6 +198,7 @@ export interface ReplicaView {
   /** Updates this replica has not applied yet that the most advanced replica has (sum of entry gaps). */
   readonly lag: number;
   readonly lastGossipAt: number | null;
+  readonly primary?: PrimaryInfo | undefined;
 }
 
 export interface FrontendView {
@@ -182,6 +210,8 @@ export interface FrontendView {
 export interface ClusterView {
   readonly replicas: readonly ReplicaView[];
   readonly frontends: readonly FrontendView[];
+  /** The elected primary (the leader with the highest term any replica reports), if any. */
+  readonly primary?: { readonly id: ReplicaId; readonly name: string; readonly term: number } | null | undefined;
   /** The front end this view came from. */
   readonly via: string;
   readonly at: number;

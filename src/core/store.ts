@@ -14,18 +14,21 @@
  * - Queries never change the store.
  */
 import type { MovieId } from './ids.js';
-import type { OverlayRow, Query, QueryResult, Update, Version } from './ops.js';
+import type { ApplyOutcome, Overlay, Query, QueryResult, Update, Version } from './ops.js';
 
 export interface MovieStore {
   hasMovie(id: MovieId): boolean;
   /** Answers a query; throws OpError('UNKNOWN_MOVIE') for a movie that does not exist. */
   query(q: Query): QueryResult;
-  /** Applies an update under last-writer-wins; see the contract above. */
-  apply(u: Update, version: Version): void;
-  /** All rows written since load, tombstones included, in a deterministic order. */
-  exportOverlay(): OverlayRow[];
-  /** Applies overlay rows (from a peer's snapshot) under last-writer-wins. */
-  importOverlay(rows: readonly OverlayRow[]): void;
+  /**
+   * Applies an update under last-writer-wins; see the contract above.
+   * Returns what a forced/immediate update did (undefined for ratings).
+   */
+  apply(u: Update, version: Version): ApplyOutcome | undefined;
+  /** Everything written since load (rating rows with tombstones, added movies, user tombstones), in a deterministic order. */
+  exportOverlay(): Overlay;
+  /** Applies an overlay (from a peer's snapshot) under last-writer-wins. */
+  importOverlay(o: Overlay): void;
   /**
    * A digest of the live ratings table (user, movie, rating, timestamp) that
    * is equal on two stores exactly when their tables are equal.

@@ -3,7 +3,8 @@
  * every peer message waits in `wire` until a test delivers (or drops) it.
  */
 import { makeReplicaId, type MovieId, type ReplicaId, type RequestId, type UpdateId, type UserId } from '../../src/core/ids.js';
-import type { Query, QueryResult, Update } from '../../src/core/ops.js';
+import type { ApplyOutcome, Query, QueryResult, Update } from '../../src/core/ops.js';
+import type { Durable } from '../../src/replica/core/primary.js';
 import { OpError } from '../../src/core/ops.js';
 import * as V from '../../src/core/vts.js';
 import type { VTS } from '../../src/core/vts.js';
@@ -21,6 +22,11 @@ export const CONFIG: CoreConfig = {
   bindTimeoutMs: 300,
   snapshotRetryMs: 300,
   dedupWindowMs: 60_000,
+  primaryHeartbeatMs: 50,
+  electionTimeoutMinMs: 300,
+  electionTimeoutMaxMs: 600,
+  cutTimeoutMs: 200,
+  appendMaxEntries: 64,
 };
 
 export const MOVIES: SeedMovie[] = [1, 2, 3, 4].map((m) => ({ movieId: m, title: `Movie ${m}`, genres: ['Drama'] }));
@@ -28,8 +34,8 @@ export const RATINGS: SeedRating[] = [{ userId: 1, movieId: 2, rating: 3, timest
 
 export type Reply =
   | { kind: 'answer'; to: string; requestId: string; valueTS: VTS; result: QueryResult | undefined; error?: string }
-  | { kind: 'ack'; to: string; requestId: string; uid: UpdateId; ts: VTS }
-  | { kind: 'fail'; to: string; requestId: string; code: string; message: string };
+  | { kind: 'ack'; to: string; requestId: string; uid: UpdateId; ts: VTS; forced?: boolean; result?: ApplyOutcome | undefined }
+  | { kind: 'fail'; to: string; requestId: string; code: string; message: string; leader?: ReplicaId | undefined };
 
 export interface Node {
   readonly id: ReplicaId;
@@ -38,6 +44,10 @@ export interface Node {
   applies: UpdateId[];
   replies: Reply[];
   events: Effect[];
+  /** What this replica's `persist` effects wrote (its disk; survives `restart`). */
+  durable?: Durable | undefined;
+  /** Outcomes of forced/immediate updates applied here, by uid (as the driver keeps them). */
+  outcomes: Map<UpdateId, ApplyOutcome>;
 }
 
 export interface Wire {
@@ -56,20 +66,27 @@ export class Harness {
   readonly config: CoreConfig;
 
   /** Starts replicas named a, b, c... that know each other. */
-  constructor(names: string[], opts: { fresh?: boolean; config?: Partial<CoreConfig> } = {}) {
+  /** Replica names that elect the primary (`voters: true` = all of them). */
+  readonly voters: readonly string[];
+
+  constructor(names: string[], opts: { fresh?: boolean; config?: Partial<CoreConfig>; voters?: boolean | string[] } = {}) {
     this.config = { ...CONFIG, ...opts.config };
+    this.voters = opts.voters === true ? names : opts.voters || [];
     const ids = names.map((n) => makeReplicaId(n, '0'));
     for (const id of ids) this.add(id, ids, opts.fresh ?? true);
   }
 
-  add(id: ReplicaId, peers: ReplicaId[], fresh: boolean): Node {
+  add(id: ReplicaId, peers: ReplicaId[], fresh: boolean, durable?: Durable): Node {
+    const seed = [...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
     const node: Node = {
       id,
-      state: createReplica({ id, config: this.config, now: this.now, seed: 7, peers: peers.filter((p) => p !== id), fresh }),
+      state: createReplica({ id, config: this.config, now: this.now, seed, peers: peers.filter((p) => p !== id), fresh, voters: this.voters, durable }),
       store: new MemoryStore(MOVIES, RATINGS),
       applies: [],
       replies: [],
       events: [],
+      durable,
+      outcomes: new Map(),
     };
     this.nodes.set(id.split('.')[0]!, node);
     return node;
@@ -94,9 +111,14 @@ export class Harness {
 
   private effect(n: Node, e: Effect): void {
     switch (e.type) {
-      case 'apply':
+      case 'apply': {
         n.applies.push(e.uid);
-        n.store.apply(e.op, e.version);
+        const outcome = n.store.apply(e.op, e.version);
+        if (outcome) n.outcomes.set(e.uid, outcome);
+        return;
+      }
+      case 'persist':
+        n.durable = structuredClone(e.durable);
         return;
       case 'answer':
         try {
@@ -107,10 +129,10 @@ export class Harness {
         }
         return;
       case 'ack':
-        n.replies.push({ kind: 'ack', to: e.to, requestId: e.requestId, uid: e.uid, ts: e.ts });
+        n.replies.push({ kind: 'ack', to: e.to, requestId: e.requestId, uid: e.uid, ts: e.ts, forced: e.forced ?? false, result: e.forced ? n.outcomes.get(e.uid) : undefined });
         return;
       case 'fail':
-        n.replies.push({ kind: 'fail', to: e.to, requestId: e.requestId, code: e.code, message: e.message });
+        n.replies.push({ kind: 'fail', to: e.to, requestId: e.requestId, code: e.code, message: e.message, leader: e.leader });
         return;
       case 'send':
         this.wire.push({ from: n.id, to: e.to, msg: e.msg });
@@ -146,6 +168,15 @@ export class Harness {
     return this.node(name).replies.find((r) => r.requestId === requestId);
   }
 
+  /** An update whose reply may come later (forced updates answer once committed): the reply is looked up when asked for. */
+  send(name: string, op: Update, prev: VTS = V.zero(), uid?: string): { requestId: string; uid: UpdateId; reply: () => Reply | undefined } {
+    const requestId = `r${++reqSeq}` as RequestId;
+    const u = (uid ?? `u${reqSeq}`) as UpdateId;
+    this.input(name, { type: 'update', from: 'fe', requestId, uid: u, prev, op, issuedAt: this.now, copies: [] });
+    const n = this.node(name);
+    return { requestId, uid: u, reply: () => n.replies.find((r) => r.requestId === requestId) };
+  }
+
   query(name: string, query: Query, prev: VTS = V.zero()): { requestId: string; reply: () => Reply | undefined } {
     const requestId = `r${++reqSeq}` as RequestId;
     this.input(name, { type: 'query', from: 'fe', requestId, prev, query });
@@ -176,11 +207,27 @@ export class Harness {
     }
   }
 
-  crash(name: string): void {
+  crash(name: string): Node {
     const n = this.node(name);
     this.nodes.delete(name);
     this.wire = this.wire.filter((w) => w.to !== n.id && w.from !== n.id);
     for (const other of this.nodes.keys()) this.input(other, { type: 'peerLeft', id: n.id });
+    return n;
+  }
+
+  /** Restarts a crashed replica as a new incarnation: memory lost, its disk (the primary's durable state) kept. */
+  restart(old: Node, epoch: string): Node {
+    const name = old.id.split('.')[0]!;
+    const id = makeReplicaId(name, epoch);
+    const peers = [...this.nodes.values()].map((x) => x.id);
+    const node = this.add(id, [...peers, id], false, old.durable);
+    for (const other of this.nodes.keys()) if (other !== name) this.input(other, { type: 'peerJoined', id });
+    return node;
+  }
+
+  /** The replica that is primary now (the one with the highest term if several think they are). */
+  primary(): Node | undefined {
+    return [...this.nodes.values()].filter((n) => n.state.primary.role === 'leader').sort((a, b) => b.state.primary.term - a.state.primary.term)[0];
   }
 }
 
@@ -192,4 +239,6 @@ export const rate = (user: number, movie: number, rating: number, timestamp = 10
   timestamp,
 });
 export const del = (user: number, movie: number, timestamp = 1000): Update => ({ kind: 'delete', userId: user as UserId, movieId: movie as MovieId, timestamp });
+export const addMovie = (title: string, genres: string[] = ['Drama']): Update => ({ kind: 'addMovie', title, genres });
+export const forgetUser = (user: number): Update => ({ kind: 'forgetUser', userId: user as UserId });
 export const get = (user: number, movie: number): Query => ({ kind: 'get', userId: user as UserId, movieId: movie as MovieId });

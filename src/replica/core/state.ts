@@ -33,6 +33,7 @@ import type { Query, Update } from '../../core/ops.js';
 import type { Config } from '../../core/config.js';
 import { zero, type VTS } from '../../core/vts.js';
 import type { LogRecord, ReplyTo } from './types.js';
+import { createPrimary, type Durable, type PrimaryState } from './primary.js';
 
 export type CoreConfig = Pick<
   Config,
@@ -44,6 +45,11 @@ export type CoreConfig = Pick<
   | 'bindTimeoutMs'
   | 'snapshotRetryMs'
   | 'dedupWindowMs'
+  | 'primaryHeartbeatMs'
+  | 'electionTimeoutMinMs'
+  | 'electionTimeoutMaxMs'
+  | 'cutTimeoutMs'
+  | 'appendMaxEntries'
 >;
 
 export interface LogEntry {
@@ -114,6 +120,10 @@ export interface ReplicaState {
   snapshotAsk?: { peer: ReplicaId; at: number } | undefined;
   /** Peers we sent an unsolicited snapshot to, and when (rate limit). */
   readonly snapshotSentAt: Map<ReplicaId, number>;
+  /** Sequencing of forced and immediate updates (primary.ts). */
+  readonly primary: PrimaryState;
+  /** Next time admission of a committed forced entry may pull what its prev lacks. */
+  forcedPullAt: number;
 }
 
 export interface CreateOptions {
@@ -129,6 +139,10 @@ export interface CreateOptions {
    * joins a running cluster, or restarts after a crash, recovers first.
    */
   readonly fresh: boolean;
+  /** Names of the replicas that elect the primary (all of them share this list). Empty: no forced updates. */
+  readonly voters?: readonly string[] | undefined;
+  /** The primary's state as persisted by this replica's previous life, if any. */
+  readonly durable?: Durable | undefined;
 }
 
 export function createReplica(o: CreateOptions): ReplicaState {
@@ -159,6 +173,8 @@ export function createReplica(o: CreateOptions): ReplicaState {
     nextGossipAt: o.now,
     snapshotAsk: undefined,
     snapshotSentAt: new Map(),
+    primary: createPrimary(o.voters ?? [], o.durable, o.now),
+    forcedPullAt: 0,
   };
 }
 

@@ -21,12 +21,16 @@
  *    everything a client could have seen.
  */
 import type { ReplicaId, UpdateId } from '../../core/ids.js';
-import { checkUpdateShape, OpError, type OverlayRow } from '../../core/ops.js';
+import { checkUpdateShape, OpError, orderingOf, type Overlay } from '../../core/ops.js';
 import { rngFromState } from '../../core/rng.js';
 import * as V from '../../core/vts.js';
 import type { VTS } from '../../core/vts.js';
 import { recordKey, type Held, type LogEntry, type ReplicaState } from './state.js';
+import { committedWithSeq, enabled, FORCED, isPrimaryMessage, notPrimary, onPrimaryMessage, primaryTick, propose, takePersist } from './primary.js';
+import type { ForcedEntry } from './types.js';
 import type { CoreSnapshot, Effect, Input, LogRecord, PeerMessage } from './types.js';
+
+const EMPTY_OVERLAY: Overlay = Object.freeze({ ratings: [], movies: [], forgotten: [] });
 
 export interface StepResult {
   readonly state: ReplicaState;
@@ -36,6 +40,7 @@ export interface StepResult {
 export function step(s: ReplicaState, input: Input): StepResult {
   const out: Effect[] = [];
   s.seq++;
+  const commitBefore = s.primary.commit;
   switch (input.type) {
     case 'tick':
       onTick(s, input.now, out);
@@ -64,10 +69,19 @@ export function step(s: ReplicaState, input: Input): StepResult {
       break;
   }
   if (s.phase === 'serving') {
+    admitForced(s, out);
     applyReady(s, out);
+    answerForced(s, out);
     releaseHeld(s, out);
     collectGarbage(s, out);
   }
+  if (s.primary.role === 'leader') {
+    for (let i = commitBefore + 1; i <= s.primary.commit; i++) {
+      const e = s.primary.log[i - 1];
+      if (e?.op) out.push({ type: 'event', event: { kind: 'committed', index: i, uid: e.uid } });
+    }
+  }
+  takePersist(s, out);
   return { state: s, effects: out };
 }
 
@@ -145,6 +159,10 @@ function onUpdate(s: ReplicaState, u: Extract<Input, { type: 'update' }>, out: E
     if (e instanceof OpError) return void fail(e);
     throw e;
   }
+  if (orderingOf(u.op) !== 'causal') {
+    onForcedUpdate(s, u, out);
+    return;
+  }
   const own = s.ownCopy.get(u.uid);
   if (own) {
     // A retry: never log twice, answer with the timestamp already given.
@@ -190,6 +208,72 @@ function logOwnCopy(s: ReplicaState, uid: UpdateId, prev: VTS, op: LogRecord['op
   return ts;
 }
 
+/**
+ * A forced or immediate update: only the primary takes it (primary.ts); it is
+ * answered once committed by a majority and applied here (`answerForced`).
+ */
+function onForcedUpdate(s: ReplicaState, u: Extract<Input, { type: 'update' }>, out: Effect[]): void {
+  const w = { from: u.from, requestId: u.requestId };
+  if (s.executed.has(u.uid)) {
+    const ts = forcedTs(s, u.uid);
+    if (ts) return void out.push({ type: 'ack', to: u.from, requestId: u.requestId, uid: u.uid, ts, forced: true });
+  }
+  if (u.issuedAt < s.now - s.config.dedupWindowMs) {
+    out.push({ type: 'fail', to: u.from, requestId: u.requestId, code: 'EXPIRED', message: 'this update was issued too long ago to be deduplicated safely; issue it again' });
+    return;
+  }
+  if (!enabled(s) || s.primary.role !== 'leader') return void out.push(notPrimary(s, w));
+  propose(s, { ...w, uid: u.uid, prev: u.prev, op: u.op, issuedAt: u.issuedAt, immediate: orderingOf(u.op) === 'immediate' }, out);
+}
+
+/** The record of committed entry e as every replica logs it: counter = seq, prev also covering the forced update before it. */
+function forcedRecord(e: ForcedEntry): LogRecord {
+  const prev = V.merge(e.prev, V.withEntry(V.zero(), FORCED, e.seq - 1));
+  return { node: FORCED, ts: V.withEntry(prev, FORCED, e.seq), prev, uid: e.uid, op: e.op!, issuedAt: e.issuedAt };
+}
+
+function forcedTs(s: ReplicaState, uid: UpdateId): VTS | undefined {
+  const own = s.ownCopy.get(uid);
+  if (own) return own;
+  const i = s.primary.byUid.get(uid);
+  const e = i === undefined ? undefined : s.primary.log[i - 1];
+  return e && e.index <= s.primary.commit ? forcedRecord(e).ts : undefined;
+}
+
+/**
+ * Moves committed forced entries into the gossip log, in sequence order, as
+ * records of the pseudo-node `forced`. Gossip may have brought some of them
+ * first (replicaTS[forced] counts both). An entry waits until everything its
+ * prev names has been received (invariant I4), pulling for it meanwhile.
+ */
+function admitForced(s: ReplicaState, out: Effect[]): void {
+  for (;;) {
+    const e = committedWithSeq(s.primary, V.get(s.replicaTS, FORCED) + 1);
+    if (!e) return;
+    const r = forcedRecord(e);
+    if (!covered(s, r.prev, s.replicaTS)) {
+      if (s.now >= s.forcedPullAt) {
+        s.forcedPullAt = s.now + s.config.pullRetryMs;
+        pullMissing(s, r.prev, out);
+      }
+      return;
+    }
+    addRecord(s, r);
+    s.replicaTS = V.withEntry(s.replicaTS, FORCED, e.seq);
+  }
+}
+
+/** Answers the clients waiting at the primary for updates now applied here. */
+function answerForced(s: ReplicaState, out: Effect[]): void {
+  for (const [uid, ws] of s.primary.waiting) {
+    if (!s.executed.has(uid)) continue;
+    const ts = forcedTs(s, uid);
+    if (!ts) continue;
+    s.primary.waiting.delete(uid);
+    for (const w of ws) out.push({ type: 'ack', to: w.from, requestId: w.requestId, uid, ts, forced: true });
+  }
+}
+
 type UpdateLike = { from: string; requestId: Extract<Input, { type: 'update' }>['requestId']; uid: UpdateId; prev: VTS; op: LogRecord['op']; issuedAt: number; copies: readonly ReplicaId[] };
 
 function acceptUpdate(s: ReplicaState, u: UpdateLike, out: Effect[]): void {
@@ -206,6 +290,11 @@ function acceptUpdate(s: ReplicaState, u: UpdateLike, out: Effect[]): void {
 
 function onPeer(s: ReplicaState, from: ReplicaId, msg: PeerMessage, out: Effect[]): void {
   if (from === s.id) return;
+  if (isPrimaryMessage(msg)) {
+    // The primary's protocol runs in every phase: its state is durable, not rebuilt by snapshots.
+    if (msg.type !== 'cut' || s.phase === 'serving') onPrimaryMessage(s, from, msg, out);
+    return;
+  }
   switch (msg.type) {
     case 'gossip':
       if (s.phase !== 'serving') return;
@@ -229,7 +318,7 @@ function onPeer(s: ReplicaState, from: ReplicaId, msg: PeerMessage, out: Effect[
       if (s.phase === 'serving') out.push({ type: 'sendSnapshot', to: from, snapshot: makeSnapshot(s) });
       return;
     case 'snapshot':
-      if (!maybeInstallSnapshot(s, msg.snapshot, msg.overlay ?? [], out) && s.phase === 'serving') {
+      if (!maybeInstallSnapshot(s, msg.snapshot, msg.overlay ?? EMPTY_OVERLAY, out) && s.phase === 'serving') {
         // Not needed (the sender's table row for us was stale): tell it where we are.
         noteTable(s, from, msg.snapshot.replicaTS);
         sendGossip(s, from, false, out);
@@ -338,6 +427,8 @@ function sendGossip(s: ReplicaState, peer: ReplicaId, wantReply: boolean, out: E
 
 function addRecord(s: ReplicaState, r: LogRecord): void {
   const key = recordKey(r.node, V.get(r.ts, r.node));
+  // A forced record is the update's only copy: remember its timestamp for retries, as for an own copy.
+  if (r.node === FORCED) s.ownCopy.set(r.uid, r.ts);
   s.log.set(key, { rec: r, applied: false, loggedAt: s.now });
   let keys = s.copiesByUid.get(r.uid);
   if (!keys) s.copiesByUid.set(r.uid, (keys = new Set()));
@@ -359,6 +450,9 @@ function holders(s: ReplicaState, uid: UpdateId): number {
  * it with (a one-replica cluster).
  */
 function bound(s: ReplicaState, uid: UpdateId): boolean {
+  const first = s.copiesByUid.get(uid)?.values().next().value;
+  // A forced record was logged by a majority before it was committed.
+  if (first !== undefined && s.log.get(first)?.rec.node === FORCED) return true;
   return holders(s, uid) >= 2 || s.executed.has(uid) || s.members.size === 0;
 }
 
@@ -482,7 +576,11 @@ function releaseHeld(s: ReplicaState, out: Effect[]): void {
 /** Asks the replicas that can supply what `h.prev` needs (targeted pull). */
 function pullFor(s: ReplicaState, h: Held, out: Effect[]): void {
   h.nextPullAt = s.now + s.config.pullRetryMs;
-  const lacking = missing(s, h.prev, s.replicaTS);
+  pullMissing(s, h.prev, out);
+}
+
+function pullMissing(s: ReplicaState, prev: VTS, out: Effect[]): void {
+  const lacking = missing(s, prev, s.replicaTS);
   const targets = new Set<ReplicaId>();
   for (const n of lacking) {
     if (s.members.has(n)) targets.add(n);
@@ -509,6 +607,7 @@ function pullFor(s: ReplicaState, h: Held, out: Effect[]): void {
 function onTick(s: ReplicaState, now: number, out: Effect[]): void {
   if (now < s.now) return; // time never runs backwards inside the core
   s.now = now;
+  primaryTick(s, out);
   if (s.phase === 'recovering') {
     askForSnapshot(s, out);
     return;
@@ -600,7 +699,7 @@ export function makeSnapshot(s: ReplicaState): CoreSnapshot {
  * cut off for a long time); it then keeps the records of its own log that the
  * snapshot does not cover and applies them again on top.
  */
-function maybeInstallSnapshot(s: ReplicaState, snap: CoreSnapshot, overlay: readonly OverlayRow[], out: Effect[]): boolean {
+function maybeInstallSnapshot(s: ReplicaState, snap: CoreSnapshot, overlay: Overlay, out: Effect[]): boolean {
   if (s.phase === 'serving' && !lacksCollected(s, s.replicaTS, snap.gcTS)) return false;
   const keep = [...s.log.values()].map((e) => e.rec).filter((r) => V.get(r.ts, r.node) > V.get(snap.replicaTS, r.node));
   const replicaTS = V.merge(snap.replicaTS, s.replicaTS);

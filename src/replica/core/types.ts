@@ -6,7 +6,7 @@
  * from the store after the `apply` effects listed before it).
  */
 import type { ReplicaId, RequestId, UpdateId } from '../../core/ids.js';
-import type { OpErrorCode, OverlayRow, Query, Update, Version } from '../../core/ops.js';
+import type { OpErrorCode, Overlay, Query, Update, Version } from '../../core/ops.js';
 import type { VTS } from '../../core/vts.js';
 
 /** Who a reply goes to: an opaque handle the driver understands (a socket, a simulated front end). */
@@ -24,6 +24,22 @@ export interface LogRecord {
   readonly uid: UpdateId;
   readonly op: Update;
   /** When the front end issued the update (ms); bounds how long its uid is remembered. */
+  readonly issuedAt: number;
+}
+
+/**
+ * One entry of the primary's replicated log (primary.ts). `seq` numbers the
+ * forced/immediate updates: an empty entry (op null, which a new primary
+ * appends to commit its predecessors' entries) repeats the seq before it.
+ */
+export interface ForcedEntry {
+  readonly term: number;
+  readonly index: number;
+  readonly seq: number;
+  readonly uid: UpdateId;
+  readonly op: Update | null;
+  /** The client's prev; for an immediate update merged with the cut. */
+  readonly prev: VTS;
   readonly issuedAt: number;
 }
 
@@ -47,7 +63,24 @@ export type PeerMessage =
   /** Ask the receiver to log its own copy of an update that has only one holder so far. */
   | { readonly type: 'replicate'; readonly record: LogRecord }
   | { readonly type: 'snapshotRequest' }
-  | { readonly type: 'snapshot'; readonly snapshot: CoreSnapshot; readonly overlay?: readonly OverlayRow[] };
+  // The primary (Raft-style; see primary.ts).
+  /** `pre`: a pre-vote (would you vote for me in `term`?), which changes no state (primary.ts). */
+  | { readonly type: 'vote'; readonly pre: boolean; readonly term: number; readonly lastIndex: number; readonly lastTerm: number }
+  | { readonly type: 'voteReply'; readonly pre: boolean; readonly term: number; readonly granted: boolean }
+  | {
+      readonly type: 'append';
+      readonly term: number;
+      readonly prevIndex: number;
+      readonly prevTerm: number;
+      readonly entries: readonly ForcedEntry[];
+      readonly commit: number;
+    }
+  /** `match`: on success the last index now matching the primary's log; on failure the follower's last index (where to resume). */
+  | { readonly type: 'appendReply'; readonly term: number; readonly ok: boolean; readonly match: number }
+  /** The primary asks for the receiver's replicaTS (the cut of an immediate update). */
+  | { readonly type: 'cut'; readonly uid: UpdateId }
+  | { readonly type: 'cutReply'; readonly uid: UpdateId; readonly replicaTS: VTS }
+  | { readonly type: 'snapshot'; readonly snapshot: CoreSnapshot; readonly overlay?: Overlay };
 
 /**
  * The core's part of a state transfer. The driver adds the store's overlay
@@ -98,14 +131,25 @@ export type Effect =
   | { readonly type: 'apply'; readonly uid: UpdateId; readonly op: Update; readonly version: Version }
   /** Answer a query from the store as it is now, with this value timestamp. */
   | { readonly type: 'answer'; readonly to: ReplyTo; readonly requestId: RequestId; readonly query: Query; readonly valueTS: VTS }
-  /** Acknowledge an update: it is logged here with timestamp ts. */
-  | { readonly type: 'ack'; readonly to: ReplyTo; readonly requestId: RequestId; readonly uid: UpdateId; readonly ts: VTS }
-  | { readonly type: 'fail'; readonly to: ReplyTo; readonly requestId: RequestId; readonly code: OpErrorCode; readonly message: string }
+  /**
+   * Acknowledge an update: it is logged here with timestamp ts. `forced`: a
+   * forced/immediate update, committed and applied here (the driver adds
+   * what applying it did).
+   */
+  | { readonly type: 'ack'; readonly to: ReplyTo; readonly requestId: RequestId; readonly uid: UpdateId; readonly ts: VTS; readonly forced?: true }
+  /** `leader`: for NOT_PRIMARY, the primary to ask instead. */
+  | { readonly type: 'fail'; readonly to: ReplyTo; readonly requestId: RequestId; readonly code: OpErrorCode; readonly message: string; readonly leader?: ReplicaId }
+  /**
+   * Write the primary's term, vote and log to stable storage. Always the
+   * first effect of its step: it must be durable before any message of the
+   * step is sent (a vote or an append acknowledgement promises it).
+   */
+  | { readonly type: 'persist'; readonly durable: { readonly term: number; readonly votedFor: string | null; readonly log: readonly ForcedEntry[] } }
   | { readonly type: 'send'; readonly to: ReplicaId; readonly msg: PeerMessage }
   /** Send a snapshot: the driver attaches the store's overlay. */
   | { readonly type: 'sendSnapshot'; readonly to: ReplicaId; readonly snapshot: CoreSnapshot }
   /** Replace the store's value by the base data plus these overlay rows (a peer's snapshot). */
-  | { readonly type: 'installSnapshot'; readonly overlay: readonly OverlayRow[] }
+  | { readonly type: 'installSnapshot'; readonly overlay: Overlay }
   /** Something a person watching may want to see (gossip sent/received, pull, GC). */
   | { readonly type: 'event'; readonly event: CoreEvent };
 
@@ -116,4 +160,6 @@ export type CoreEvent =
   | { readonly kind: 'applied'; readonly uid: UpdateId; readonly copies: number }
   | { readonly kind: 'collected'; readonly records: number }
   | { readonly kind: 'snapshotInstalled'; readonly from: ReplicaId }
-  | { readonly kind: 'recruited'; readonly uid: UpdateId; readonly peer: ReplicaId };
+  | { readonly kind: 'recruited'; readonly uid: UpdateId; readonly peer: ReplicaId }
+  | { readonly kind: 'elected'; readonly term: number }
+  | { readonly kind: 'committed'; readonly index: number; readonly uid: UpdateId };
