@@ -12,15 +12,30 @@
  *   prev (every copy of an update must carry the same prev, see
  *   replica/core/step.ts). If only one replica could log it, the reply says so.
  * Returned timestamps are merged into the FE's prev and into the reply.
+ *
+ * Forced and immediate updates (orderingOf(op) is not 'causal') are
+ * sequenced by the elected primary, so they go to that one replica
+ * (primary.ts chooses it), one attempt at a time, always with the same uid
+ * and the client's prev (the replicas deduplicate by uid, so a retry after a
+ * lost answer never sequences it twice):
+ * - a NOT_PRIMARY answer naming a primary this FE can reach: retried there at once;
+ * - no primary yet (NO_PRIMARY, NOT_PRIMARY without a usable name), or the
+ *   replica failed or said nothing: retried after config.forcedRetryMs, on
+ *   whatever the front end then believes is the primary;
+ * - forcedDeadlineMs after arrival with no success: the client gets NO_PRIMARY;
+ * - any other error (bad title, bad genre, ...): answered at once.
+ * The retry timer is driven by ticks, so the core stays pure.
  */
 import type { ReplicaId, RequestId, UpdateId } from '../core/ids.js';
-import type { OpErrorCode, Query, Update } from '../core/ops.js';
+import { defaultConfig } from '../core/config.js';
+import { orderingOf, type ApplyOutcome, type OpErrorCode, type Ordering, type Query, type Update } from '../core/ops.js';
 import { rngFromState } from '../core/rng.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
-import type { ClientReply, ReplicaStatus } from '../core/protocol.js';
+import type { ClientReply, PrimaryInfo, ReplicaStatus } from '../core/protocol.js';
+import { choosePrimary, type PrimaryReason } from './primary.js';
 
-export type { ClientReply, ReplicaStatus };
+export type { ClientReply, PrimaryReason, ReplicaStatus };
 
 
 export interface FeReplica {
@@ -28,14 +43,35 @@ export interface FeReplica {
   status: ReplicaStatus;
   /** Requests this FE has outstanding at the replica (load spreading). */
   inflight: number;
+  /** What the replica last published about the election (its naming meta); undefined if nothing. */
+  primary?: PrimaryInfo | undefined;
 }
 
 export interface FeConfig {
   readonly rmRequestTimeoutMs: number;
+  /** Pause before a forced/immediate update is tried again (no primary yet, no answer). Default: defaultConfig's. */
+  readonly forcedRetryMs?: number | undefined;
+  /** A forced/immediate update still not sequenced this long after arrival gets NO_PRIMARY. Default: defaultConfig's. */
+  readonly forcedDeadlineMs?: number | undefined;
 }
 
 /** Error codes after which trying another replica can help. */
 const RETRYABLE: ReadonlySet<OpErrorCode> = new Set<OpErrorCode>(['NOT_YET_AVAILABLE', 'UNAVAILABLE', 'OFFLINE', 'TIMEOUT', 'INTERNAL', 'EXPIRED']);
+
+/**
+ * Error codes after which a forced/immediate update is tried again (after
+ * forcedRetryMs). Every other code (BAD_TITLE, BAD_GENRE, BAD_USER, EXPIRED...)
+ * is about the request itself and is answered at once.
+ */
+const FORCED_RETRYABLE: ReadonlySet<OpErrorCode> = new Set<OpErrorCode>([
+  'NOT_PRIMARY',
+  'NO_PRIMARY',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'OFFLINE',
+  'NOT_YET_AVAILABLE',
+  'INTERNAL',
+]);
 
 interface Attempt {
   readonly rm: ReplicaId;
@@ -57,6 +93,27 @@ interface Pending {
   readonly outstanding: Map<string, Attempt>;
   readonly acks: Map<ReplicaId, VTS>;
   readonly errors: { rm: ReplicaId; code: OpErrorCode; message: string }[];
+  /** 'causal' for queries and causal updates; forced/immediate ones go to the primary. */
+  readonly ordering: Ordering;
+  /** Forced/immediate only: the state of its attempts at the primary. */
+  readonly forced?: ForcedProgress | undefined;
+}
+
+interface ForcedProgress {
+  /** FE time of arrival; the deadline counts from here. */
+  readonly arrivedAt: number;
+  /** When the next attempt is due; undefined while one is in flight. */
+  retryAt: number | undefined;
+  /** The primary a NOT_PRIMARY answer named: the next attempt goes there. */
+  redirect: ReplicaId | undefined;
+  /** Redirects followed without a pause; bounded, so replicas naming each other cannot make the FE spin. */
+  redirects: number;
+  /** Attempts that timed out: a late success from one of them still completes the request. */
+  readonly stale: Map<string, Attempt>;
+  /** What went wrong last, for the NO_PRIMARY message. */
+  lastError: string | undefined;
+  /** The replica of the last failed attempt. */
+  lastFailed: ReplicaId | undefined;
 }
 
 export interface FeState {
@@ -76,7 +133,7 @@ export interface FeState {
 
 export type FeInput =
   | { readonly type: 'tick'; readonly now: number }
-  | { readonly type: 'replicas'; readonly list: readonly { id: ReplicaId; status: ReplicaStatus }[] }
+  | { readonly type: 'replicas'; readonly list: readonly { id: ReplicaId; status: ReplicaStatus; primary?: PrimaryInfo | undefined }[] }
   | { readonly type: 'clientQuery'; readonly from: string; readonly requestId: RequestId; readonly prev: VTS; readonly query: Query }
   | {
       readonly type: 'clientUpdate';
@@ -94,8 +151,9 @@ export type FeInput =
       readonly rm: ReplicaId;
       readonly reply:
         | { readonly ok: true; readonly valueTS: VTS; readonly result: unknown }
-        | { readonly ok: true; readonly ts: VTS; readonly uid: UpdateId }
-        | { readonly ok: false; readonly code: OpErrorCode; readonly message: string };
+        | { readonly ok: true; readonly ts: VTS; readonly uid: UpdateId; readonly result?: ApplyOutcome | undefined }
+        /** `leader`: with NOT_PRIMARY, the primary the replica knows. */
+        | { readonly ok: false; readonly code: OpErrorCode; readonly message: string; readonly leader?: ReplicaId | undefined };
     };
 
 export interface TraceChoice {
@@ -122,8 +180,20 @@ export type FeEffect =
       readonly requestId: RequestId;
       readonly reply: ClientReply;
     }
-  /** For the trace view: which replicas were chosen for a request and why. */
-  | { readonly type: 'chose'; readonly requestId: RequestId; readonly prev: VTS; readonly chosen: readonly TraceChoice[]; readonly retry: boolean };
+  /**
+   * For the trace view: which replicas were chosen for a request and why.
+   * `reason` (and the election `term` it rests on) is set for forced and
+   * immediate updates, which go to the primary alone.
+   */
+  | {
+      readonly type: 'chose';
+      readonly requestId: RequestId;
+      readonly prev: VTS;
+      readonly chosen: readonly TraceChoice[];
+      readonly retry: boolean;
+      readonly reason?: PrimaryReason | undefined;
+      readonly term?: number | undefined;
+    };
 
 /**
  * `seed` also names this incarnation of the front end in the uids it makes
@@ -151,21 +221,26 @@ export function feStep(s: FeState, input: FeInput): FeEffect[] {
     case 'tick':
       if (input.now > s.now) s.now = input.now;
       expire(s, out);
+      forcedTimers(s, out);
       break;
     case 'replicas': {
       const seen = new Set<ReplicaId>();
       for (const r of input.list) {
         seen.add(r.id);
         const cur = s.replicas.get(r.id);
-        if (cur) cur.status = r.status;
-        else s.replicas.set(r.id, { id: r.id, status: r.status, inflight: 0 });
+        if (cur) {
+          cur.status = r.status;
+          cur.primary = r.primary;
+        } else s.replicas.set(r.id, { id: r.id, status: r.status, inflight: 0, primary: r.primary });
       }
       for (const id of [...s.replicas.keys()]) if (!seen.has(id)) s.replicas.delete(id);
+      forcedNewsOfPrimary(s, out);
       break;
     }
     case 'clientQuery':
     case 'clientUpdate': {
       const isUpdate = input.type === 'clientUpdate';
+      const ordering: Ordering = isUpdate ? orderingOf(input.op) : 'causal';
       const p: Pending = {
         from: input.from,
         requestId: input.requestId,
@@ -183,9 +258,15 @@ export function feStep(s: FeState, input: FeInput): FeEffect[] {
         outstanding: new Map(),
         acks: new Map(),
         errors: [],
+        ordering,
+        forced:
+          ordering === 'causal'
+            ? undefined
+            : { arrivedAt: s.now, retryAt: undefined, redirect: undefined, redirects: 0, stale: new Map(), lastError: undefined, lastFailed: undefined },
       };
       s.pending.set(p.requestId, p);
-      dispatch(s, p, 2, false, out);
+      if (p.forced) dispatchForced(s, p, p.forced, false, out);
+      else dispatch(s, p, 2, false, out);
       break;
     }
     case 'rmReply':
@@ -226,6 +307,11 @@ function onReply(s: FeState, input: Extract<FeInput, { type: 'rmReply' }>, out: 
   const requestId = s.byRmRequest.get(input.rmRequestId);
   if (requestId === undefined) return; // late or duplicate reply
   s.byRmRequest.delete(input.rmRequestId);
+  const forced = s.pending.get(requestId);
+  if (forced?.forced) {
+    onForcedReply(s, forced, forced.forced, input, out);
+    return;
+  }
   const p = s.pending.get(requestId);
   const attempt = p?.outstanding.get(input.rmRequestId);
   const r = s.replicas.get(input.rm);
@@ -262,14 +348,166 @@ function expire(s: FeState, out: FeEffect[]): void {
     for (const [rid, a] of p.outstanding) {
       if (s.now >= a.deadline) {
         p.outstanding.delete(rid);
-        s.byRmRequest.delete(rid);
         const r = s.replicas.get(a.rm);
         if (r && r.inflight > 0) r.inflight--;
-        p.errors.push({ rm: a.rm, code: 'TIMEOUT', message: `no answer within ${s.config.rmRequestTimeoutMs} ms` });
+        const message = `no answer within ${s.config.rmRequestTimeoutMs} ms`;
+        p.errors.push({ rm: a.rm, code: 'TIMEOUT', message });
+        if (p.forced) {
+          // The primary may still sequence it (and answer late): keep listening.
+          p.forced.stale.set(rid, a);
+          forcedFailed(s, p.forced, a.rm, `${a.rm}: TIMEOUT ${message}`);
+        } else {
+          s.byRmRequest.delete(rid);
+        }
         timedOut++;
       }
     }
-    if (timedOut > 0 && s.pending.has(p.requestId)) dispatch(s, p, timedOut, true, out);
+    if (timedOut > 0 && s.pending.has(p.requestId) && !p.forced) dispatch(s, p, timedOut, true, out);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Forced and immediate updates: one replica, the primary
+
+function forcedRetryMs(s: FeState): number {
+  return s.config.forcedRetryMs ?? defaultConfig.forcedRetryMs;
+}
+
+function forcedDeadlineMs(s: FeState): number {
+  return s.config.forcedDeadlineMs ?? defaultConfig.forcedDeadlineMs;
+}
+
+/** Sends the next attempt to the primary, or, if no replica can be tried, waits forcedRetryMs. */
+function dispatchForced(s: FeState, p: Pending, f: ForcedProgress, retry: boolean, out: FeEffect[]): void {
+  f.retryAt = undefined;
+  const choice = choosePrimary([...s.replicas.values()], f.redirect, (list) => {
+    const rng = rngFromState(s.rngState);
+    const shuffled = rng.shuffle(list);
+    s.rngState = rng.state();
+    return shuffled;
+  });
+  f.redirect = undefined;
+  if (!choice) {
+    f.lastError = s.replicas.size === 0 ? 'no replica is registered' : 'every replica is OFFLINE or unreachable';
+    f.retryAt = s.now + forcedRetryMs(s);
+    return;
+  }
+  const r = choice.replica as FeReplica;
+  out.push({
+    type: 'chose',
+    requestId: p.requestId,
+    prev: p.prev,
+    chosen: [{ rm: r.id, status: r.status, inflight: r.inflight }],
+    retry,
+    reason: choice.reason,
+    term: choice.term,
+  });
+  const rmRequestId = `${s.name}:${++s.seq}`;
+  if (!p.tried.includes(r.id)) p.tried.push(r.id);
+  p.outstanding.set(rmRequestId, { rm: r.id, deadline: s.now + s.config.rmRequestTimeoutMs });
+  s.byRmRequest.set(rmRequestId, p.requestId);
+  r.inflight++;
+  // Same uid and prev on every attempt: the replicas recognise a retry by its uid.
+  out.push({ type: 'sendUpdate', rm: r.id, rmRequestId, uid: p.uid!, prev: p.prev, op: p.op!, issuedAt: p.issuedAt, copies: [] });
+}
+
+/** Notes a failed attempt; the next one is due after forcedRetryMs. */
+function forcedFailed(s: FeState, f: ForcedProgress, rm: ReplicaId, why: string): void {
+  f.lastError = why;
+  f.lastFailed = rm;
+  f.redirects = 0;
+  f.retryAt = s.now + forcedRetryMs(s);
+}
+
+function onForcedReply(s: FeState, p: Pending, f: ForcedProgress, input: Extract<FeInput, { type: 'rmReply' }>, out: FeEffect[]): void {
+  const current = p.outstanding.get(input.rmRequestId);
+  const late = current ? undefined : f.stale.get(input.rmRequestId);
+  const attempt = current ?? late;
+  if (!attempt || attempt.rm !== input.rm) return;
+  if (current) {
+    p.outstanding.delete(input.rmRequestId);
+    const r = s.replicas.get(input.rm);
+    if (r && r.inflight > 0) r.inflight--;
+  } else {
+    f.stale.delete(input.rmRequestId); // its load was released when it timed out
+  }
+  const reply = input.reply;
+  if (!reply.ok) {
+    // A late failure adds nothing: its timeout was counted, and a newer attempt may be on its way.
+    if (late) return;
+    p.errors.push({ rm: input.rm, code: reply.code, message: reply.message });
+    if (!FORCED_RETRYABLE.has(reply.code)) {
+      finish(s, p, { ok: false, code: reply.code, message: reply.message, tried: p.tried }, out);
+      return;
+    }
+    const leader = reply.code === 'NOT_PRIMARY' ? reply.leader : undefined;
+    const named = leader !== undefined && leader !== input.rm ? s.replicas.get(leader) : undefined;
+    if (named && named.status !== 'OFFLINE' && f.redirects < Math.max(2, s.replicas.size)) {
+      f.lastError = `${input.rm}: NOT_PRIMARY ${reply.message}`;
+      f.lastFailed = input.rm;
+      f.redirects++;
+      f.redirect = named.id;
+      dispatchForced(s, p, f, true, out);
+      return;
+    }
+    forcedFailed(s, f, input.rm, `${input.rm}: ${reply.code} ${reply.message}`);
+    return;
+  }
+  if (!('ts' in reply)) return; // a query answer to an update: not from this protocol
+  s.prev = V.merge(s.prev, reply.ts);
+  finish(
+    s,
+    p,
+    {
+      ok: true,
+      kind: 'update',
+      uid: p.uid!,
+      ts: V.merge(p.prev, reply.ts),
+      servedBy: [input.rm],
+      copies: { [input.rm]: reply.ts },
+      ordering: p.ordering,
+      result: reply.result,
+    },
+    out,
+  );
+}
+
+/** On ticks: attempts that are due go out; requests past their deadline get NO_PRIMARY. */
+function forcedTimers(s: FeState, out: FeEffect[]): void {
+  for (const p of [...s.pending.values()]) {
+    const f = p.forced;
+    if (!f) continue;
+    const deadlineMs = forcedDeadlineMs(s);
+    if (s.now >= f.arrivedAt + deadlineMs) {
+      const waiting = p.outstanding.size > 0 ? `; the last attempt, at ${[...p.outstanding.values()].map((a) => a.rm).join(', ')}, has not answered` : '';
+      finish(
+        s,
+        p,
+        {
+          ok: false,
+          code: 'NO_PRIMARY',
+          message: `no primary could sequence this ${p.ordering} update in ${deadlineMs} ms (last error: ${f.lastError ?? 'none'}${waiting})`,
+          tried: p.tried,
+        },
+        out,
+      );
+      continue;
+    }
+    if (p.outstanding.size === 0 && f.retryAt !== undefined && s.now >= f.retryAt) dispatchForced(s, p, f, true, out);
+  }
+}
+
+/**
+ * The replica list changed: a forced update waiting for its next attempt
+ * goes at once if a primary other than the replica that just failed is now
+ * known (an election ended), instead of waiting out its pause.
+ */
+function forcedNewsOfPrimary(s: FeState, out: FeEffect[]): void {
+  for (const p of s.pending.values()) {
+    const f = p.forced;
+    if (!f || p.outstanding.size > 0 || f.retryAt === undefined) continue;
+    const c = choosePrimary([...s.replicas.values()]);
+    if (c && c.reason === 'primary' && c.replica.id !== f.lastFailed) dispatchForced(s, p, f, true, out);
   }
 }
 
@@ -304,6 +542,10 @@ function updateReply(p: Pending, warning?: string): ClientReply {
 function finish(s: FeState, p: Pending, reply: ClientReply, out: FeEffect[]): void {
   s.pending.delete(p.requestId);
   for (const rid of p.outstanding.keys()) s.byRmRequest.delete(rid);
+  if (p.forced) {
+    for (const rid of p.forced.stale.keys()) s.byRmRequest.delete(rid);
+    p.forced.stale.clear();
+  }
   // Replies still in flight are ignored when they come; release their load now.
   for (const a of p.outstanding.values()) {
     const r = s.replicas.get(a.rm);

@@ -22,6 +22,7 @@ import type {
   FrontendListen,
   Member,
   MemberKind,
+  PrimaryInfo,
   ReplicaEmit,
   ReplicaListen,
   ReplicaStatus,
@@ -31,7 +32,7 @@ import { roleOf } from '../core/secret.js';
 import { handle, type Logger } from '../core/sockets.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
-import { createFrontend, feStep, type FeEffect, type FeInput, type FeState } from './core.js';
+import { createFrontend, feStep, type FeEffect, type FeInput, type FeState, type PrimaryReason } from './core.js';
 import {
   clientQuerySchema,
   clientUpdateSchema,
@@ -81,6 +82,11 @@ const WATCH_ROOM = 'watch';
 const TRACE_ROOM = 'trace';
 
 type FeSocket = Socket<FrontendListen, FrontendEmit>;
+/**
+ * The 'chose' trace event; for a forced/immediate update it also carries
+ * `reason` (PrimaryReason) and `term`, read by the client's trace view.
+ */
+type ChoseTraceEvent = Extract<FeTraceEvent, { kind: 'chose' }> & { readonly reason?: PrimaryReason | undefined; readonly term?: number | undefined };
 type RmSocket = ClientSocket<ReplicaEmit, ReplicaListen>;
 
 interface RmConn {
@@ -109,7 +115,12 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
   const incarnation = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
   let uidSeq = 0;
 
-  const core: FeState = createFrontend(name, { rmRequestTimeoutMs: config.rmRequestTimeoutMs }, Date.now(), (Math.random() * 2 ** 32) >>> 0);
+  const core: FeState = createFrontend(
+    name,
+    { rmRequestTimeoutMs: config.rmRequestTimeoutMs, forcedRetryMs: config.forcedRetryMs, forcedDeadlineMs: config.forcedDeadlineMs },
+    Date.now(),
+    (Math.random() * 2 ** 32) >>> 0,
+  );
   const calls = new Map<RequestId, ClientCall>();
   const conns = new Map<string, RmConn>();
   const byId = new Map<ReplicaId, RmConn>();
@@ -210,7 +221,18 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
       }
       case 'chose':
         if (tracing()) {
-          emitTrace({ kind: 'chose', fe: name, requestId: clientRequestId(e.requestId), chosen: e.chosen, retry: e.retry, at: Date.now() });
+          // A forced/immediate update also says it went to the primary, and on what grounds.
+          const ev: ChoseTraceEvent = {
+            kind: 'chose',
+            fe: name,
+            requestId: clientRequestId(e.requestId),
+            chosen: e.chosen,
+            retry: e.retry,
+            at: Date.now(),
+            ...(e.reason !== undefined ? { reason: e.reason } : {}),
+            ...(e.term !== undefined ? { term: e.term } : {}),
+          };
+          emitTrace(ev);
         }
         return;
     }
@@ -460,7 +482,7 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
   };
 
   /** Registered replicas with a readable meta, by name. */
-  let live = new Map<string, { url: string; id: ReplicaId; status: ReplicaStatus }>();
+  let live = new Map<string, { url: string; id: ReplicaId; status: ReplicaStatus; primary?: PrimaryInfo | undefined }>();
 
   /**
    * Tells the core which replicas it may choose. A replica still recovering
@@ -468,8 +490,8 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
    * yet, or no longer) cannot be reached: both count as OFFLINE.
    */
   const feedReplicas = (): void => {
-    const list: { id: ReplicaId; status: ReplicaStatus }[] = [];
-    for (const [n, l] of live) list.push({ id: l.id, status: conns.get(n)?.socket.connected ? l.status : 'OFFLINE' });
+    const list: { id: ReplicaId; status: ReplicaStatus; primary?: PrimaryInfo | undefined }[] = [];
+    for (const [n, l] of live) list.push({ id: l.id, status: conns.get(n)?.socket.connected ? l.status : 'OFFLINE', primary: l.primary });
     run({ type: 'replicas', list });
   };
 
@@ -491,7 +513,7 @@ export async function startFrontendWith(o: FrontendOptions, directory: Directory
       if (m.kind !== 'replica') continue;
       const meta = parseReplicaMeta(m.meta);
       if (!meta) continue;
-      live.set(m.name, { url: m.url, id: meta.id, status: meta.phase === 'recovering' ? 'OFFLINE' : meta.status });
+      live.set(m.name, { url: m.url, id: meta.id, status: meta.phase === 'recovering' ? 'OFFLINE' : meta.status, primary: meta.primary });
     }
     const now = Date.now();
     for (const [n, c] of conns) {
@@ -644,5 +666,14 @@ export function describeQuery(q: Query): string {
 }
 
 export function describeUpdate(u: Update): string {
-  return u.kind === 'rate' ? `rate user ${u.userId} movie ${u.movieId} ${u.rating}` : `delete user ${u.userId} movie ${u.movieId}`;
+  switch (u.kind) {
+    case 'rate':
+      return `rate user ${u.userId} movie ${u.movieId} ${u.rating}`;
+    case 'delete':
+      return `delete user ${u.userId} movie ${u.movieId}`;
+    case 'addMovie':
+      return `add-movie "${String(u.title).slice(0, 60)}"`;
+    case 'forgetUser':
+      return `forget-user ${u.userId}`;
+  }
 }

@@ -5,15 +5,17 @@
  */
 import { z } from 'zod';
 import type { ReplicaId, UpdateId } from '../core/ids.js';
-import type { OpErrorCode } from '../core/ops.js';
-import type { ReplicaMeta, ReplicaStatus, RmTraceEvent } from '../core/protocol.js';
+import type { ApplyOutcome, OpErrorCode } from '../core/ops.js';
+import type { PrimaryInfo, ReplicaMeta, ReplicaStatus, RmTraceEvent } from '../core/protocol.js';
 import {
+  movieIdSchema,
   querySchema,
   replicaIdSchema,
   requestIdSchema,
   statusSchema,
   updateIdSchema,
   updateSchema,
+  userIdSchema,
   vtsSchema,
 } from '../core/schemas.js';
 import * as V from '../core/vts.js';
@@ -45,10 +47,20 @@ export const setStatusSchema = z.object({
 const counter = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const zeroTS = (): VTS => V.zero();
 
+/** A replica's view of the election (`PrimaryInfo`). */
+export const primaryInfoSchema = z.object({
+  role: z.enum(['leader', 'follower', 'candidate', 'none']),
+  term: counter,
+  leader: replicaIdSchema.nullable().default(null),
+  commit: counter.default(0),
+});
+
 /**
  * What a replica publishes as its naming meta (`ReplicaMeta`). Only the
  * incarnation id and the status are needed to route requests; the rest is
- * for the cluster view and defaults to "nothing known".
+ * for the cluster view and defaults to "nothing known". A `primary` that
+ * cannot be read counts as unknown rather than hiding the replica: causal
+ * updates and queries do not need it.
  */
 export const replicaMetaSchema = z.object({
   id: replicaIdSchema,
@@ -59,11 +71,17 @@ export const replicaMetaSchema = z.object({
   logLength: counter.default(0),
   executed: counter.default(0),
   lastGossipAt: z.number().finite().nullable().default(null),
+  primary: primaryInfoSchema.optional().catch(undefined),
 });
 
-export function parseReplicaMeta(meta: unknown): ReplicaMeta | null {
+/** A replica's naming meta with its part in the election, when it published one. */
+export type ReplicaMetaRead = ReplicaMeta & { readonly primary?: PrimaryInfo | undefined };
+
+export function parseReplicaMeta(meta: unknown): ReplicaMetaRead | null {
   const r = replicaMetaSchema.safeParse(meta);
-  return r.success ? (r.data as ReplicaMeta) : null;
+  if (!r.success) return null;
+  const { primary, ...rest } = r.data;
+  return (primary ? { ...rest, primary } : rest) as ReplicaMetaRead;
 }
 
 export function parseFrontendPrev(meta: unknown): VTS {
@@ -88,24 +106,36 @@ const ERROR_CODES = [
   'NAME_TAKEN',
   'TOO_LARGE',
   'INTERNAL',
+  'NOT_PRIMARY',
+  'NO_PRIMARY',
+  'BAD_TITLE',
+  'BAD_GENRE',
 ] as const satisfies readonly OpErrorCode[];
 
 const errorReplySchema = z.object({
   ok: z.literal(false),
   code: z.string().max(64),
   message: z.string().max(4096).default(''),
+  // A malformed primary name is dropped, not the whole answer: the error itself is still news.
+  leader: replicaIdSchema.optional().catch(undefined),
 });
 
+/** What applying a forced/immediate update did (`ApplyOutcome`). */
+export const applyOutcomeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('addMovie'), movieId: movieIdSchema, title: z.string().max(1024), existed: z.boolean() }),
+  z.object({ kind: z.literal('forgetUser'), userId: userIdSchema, removed: counter }),
+]);
+
 const queryOkSchema = z.object({ ok: z.literal(true), valueTS: vtsSchema, result: z.unknown() });
-const updateOkSchema = z.object({ ok: z.literal(true), ts: vtsSchema, uid: updateIdSchema });
+const updateOkSchema = z.object({ ok: z.literal(true), ts: vtsSchema, uid: updateIdSchema, result: applyOutcomeSchema.optional() });
 const statusOkSchema = z.object({ ok: z.literal(true), status: statusSchema });
 
 export type RmReplyInput =
   | { readonly ok: true; readonly valueTS: VTS; readonly result: unknown }
-  | { readonly ok: true; readonly ts: VTS; readonly uid: UpdateId }
-  | { readonly ok: false; readonly code: OpErrorCode; readonly message: string };
+  | { readonly ok: true; readonly ts: VTS; readonly uid: UpdateId; readonly result?: ApplyOutcome | undefined }
+  | { readonly ok: false; readonly code: OpErrorCode; readonly message: string; readonly leader?: ReplicaId | undefined };
 
-function errorOf(raw: unknown): { ok: false; code: OpErrorCode; message: string } | null {
+function errorOf(raw: unknown): { ok: false; code: OpErrorCode; message: string; leader?: ReplicaId } | null {
   const e = errorReplySchema.safeParse(raw);
   if (!e.success) return null;
   const known = (ERROR_CODES as readonly string[]).includes(e.data.code);
@@ -114,6 +144,7 @@ function errorOf(raw: unknown): { ok: false; code: OpErrorCode; message: string 
     // A code this front end does not know is treated as a replica fault (retried elsewhere).
     code: known ? (e.data.code as OpErrorCode) : 'INTERNAL',
     message: known ? e.data.message : `${e.data.code}: ${e.data.message}`,
+    ...(e.data.leader !== undefined ? { leader: e.data.leader } : {}),
   };
 }
 
@@ -126,14 +157,14 @@ export function parseRmReply(kind: 'query' | 'update', raw: unknown): RmReplyInp
     if (q.success) return { ok: true, valueTS: q.data.valueTS, result: q.data.result };
   } else {
     const u = updateOkSchema.safeParse(raw);
-    if (u.success) return { ok: true, ts: u.data.ts, uid: u.data.uid };
+    if (u.success) return { ok: true, ts: u.data.ts, uid: u.data.uid, ...(u.data.result ? { result: u.data.result as ApplyOutcome } : {}) };
   }
   return { ok: false, code: 'INTERNAL', message: `malformed ${kind} reply from the replica` };
 }
 
 export function parseStatusReply(raw: unknown): { ok: true; status: ReplicaStatus } | { ok: false; code: OpErrorCode; message: string } {
   const err = errorOf(raw);
-  if (err) return err;
+  if (err) return { ok: false, code: err.code, message: err.message };
   const s = statusOkSchema.safeParse(raw);
   if (s.success) return { ok: true, status: s.data.status };
   return { ok: false, code: 'INTERNAL', message: 'malformed setStatus reply from the replica' };
@@ -142,7 +173,7 @@ export function parseStatusReply(raw: unknown): { ok: true; status: ReplicaStatu
 /** Trace events a replica pushes; checked loosely (relayed as they are) but bounded. */
 export const rmTraceEventSchema = z
   .looseObject({
-    kind: z.enum(['gossipSent', 'gossipReceived', 'pullSent', 'applied', 'snapshotInstalled', 'status']),
+    kind: z.enum(['gossipSent', 'gossipReceived', 'pullSent', 'applied', 'snapshotInstalled', 'status', 'elected', 'committed']),
     rm: replicaIdSchema,
     at: z.number().finite(),
   })

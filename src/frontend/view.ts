@@ -2,11 +2,12 @@
  * The cluster view a front end shows its clients, built from the naming
  * service's member lists (replica metas and front end metas). Pure.
  */
-import type { ClusterView, FrontendView, Member, ReplicaMeta, ReplicaView } from '../core/protocol.js';
+import type { ClusterView, FrontendView, Member, ReplicaView } from '../core/protocol.js';
 import type { ReplicaId } from '../core/ids.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
-import { parseFrontendPrev, parseReplicaMeta } from './schemas.js';
+import { electedLeader } from './primary.js';
+import { parseFrontendPrev, parseReplicaMeta, type ReplicaMetaRead } from './schemas.js';
 
 export interface ViewInput {
   /** Members of any kind, as the naming service lists them. */
@@ -33,7 +34,7 @@ export function lagOf(valueTS: VTS, max: VTS): number {
 }
 
 export function buildClusterView(input: ViewInput): ClusterView {
-  const metas: { m: Member; meta: ReplicaMeta }[] = [];
+  const metas: { m: Member; meta: ReplicaMetaRead }[] = [];
   for (const m of input.members) {
     if (m.kind !== 'replica') continue;
     const meta = parseReplicaMeta(m.meta);
@@ -54,8 +55,11 @@ export function buildClusterView(input: ViewInput): ClusterView {
       executed: meta.executed,
       lag: lagOf(meta.valueTS, max),
       lastGossipAt: meta.lastGossipAt,
+      ...(meta.primary ? { primary: meta.primary } : {}),
     }))
     .sort((a, b) => byName(a.name, b.name));
+  const leader = electedLeader(replicas);
+  const primary = leader ? { id: leader.id, name: leader.name, term: leader.primary!.term } : null;
 
   const frontends: FrontendView[] = [];
   let sawSelf = false;
@@ -71,7 +75,7 @@ export function buildClusterView(input: ViewInput): ClusterView {
   if (!sawSelf && input.self) frontends.push({ name: input.via, url: input.self.url, prev: input.self.prev });
   frontends.sort((a, b) => byName(a.name, b.name));
 
-  return { replicas, frontends, via: input.via, at: input.at };
+  return { replicas, frontends, primary, via: input.via, at: input.at };
 }
 
 function byName(a: string, b: string): number {

@@ -2,11 +2,14 @@
  * Test doubles for driving a front end without the real naming service and
  * replicas: an in-memory directory, and a replica server on port 0 that
  * speaks ReplicaListen with scripted behaviour and records what it receives.
+ * `actElection` makes a set of fake replicas play an elected primary (or an
+ * election still going on) for forced and immediate updates.
  */
 import http from 'node:http';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import type { ReplicaId } from '../../src/core/ids.js';
+import type { MovieId, ReplicaId } from '../../src/core/ids.js';
+import { orderingOf, type ApplyOutcome } from '../../src/core/ops.js';
 import type {
   FrontendEmit,
   FrontendListen,
@@ -14,6 +17,7 @@ import type {
   MemberKind,
   ReplicaEmit,
   ReplicaListen,
+  PrimaryInfo,
   ReplicaMeta,
   ReplicaStatus,
   RmTraceEvent,
@@ -123,11 +127,14 @@ export interface FakeReplica {
   /** Sockets that asked for trace events, and whether they gave a secret. */
   subscribers: number;
   lastAuth: unknown;
-  meta(over?: Partial<ReplicaMeta>): ReplicaMeta;
-  member(over?: Partial<ReplicaMeta>): Omit<Member, 'since'>;
+  meta(over?: Partial<FakeMeta>): FakeMeta;
+  member(over?: Partial<FakeMeta>): Omit<Member, 'since'>;
   trace(ev: RmTraceEvent): void;
   close(): Promise<void>;
 }
+
+/** A replica's naming meta, with its part in the election. */
+export type FakeMeta = ReplicaMeta & { primary?: PrimaryInfo | undefined };
 
 let counter = 0;
 
@@ -199,6 +206,63 @@ export async function startFakeReplica(name: string, opts: { secret?: string } =
     });
   });
   return fake;
+}
+
+// ---------------------------------------------------------------------------
+// Primary
+
+export interface Election {
+  /** Forced/immediate updates the primary sequenced, in order (a retried uid once). */
+  readonly sequenced: string[];
+}
+
+/**
+ * Makes `rms` act out an election: `primary` won `term` (null: no primary
+ * yet). The primary answers forced and immediate updates with a ts whose
+ * `forced` entry is the update's position (a retried uid gets its first
+ * answer again) and an outcome; the others answer NOT_PRIMARY naming it, or
+ * NO_PRIMARY. Causal updates keep each fake's earlier behaviour. With
+ * `publish` (default) naming also shows each replica's PrimaryInfo;
+ * `publishAs` publishes a different (stale) winner than the real one.
+ */
+export function actElection(
+  naming: FakeNaming,
+  rms: readonly FakeReplica[],
+  primary: FakeReplica | null,
+  o: { term?: number; publish?: boolean; publishAs?: FakeReplica | null; nextMovieId?: number } = {},
+): Election {
+  const term = o.term ?? 1;
+  const sequenced: string[] = [];
+  const answers = new Map<string, unknown>();
+  let nextMovie = o.nextMovieId ?? 9743;
+  const shown = o.publishAs === undefined ? primary : o.publishAs;
+  for (const r of rms) {
+    const causal = r.onUpdate;
+    r.onUpdate = (req) => {
+      if (orderingOf(req.op) === 'causal') return causal(req);
+      if (primary === null) return { reply: { ok: false, code: 'NO_PRIMARY', message: `no primary is elected in term ${term}` } };
+      if (r !== primary) return { reply: { ok: false, code: 'NOT_PRIMARY', message: `${r.name} is not the primary`, leader: primary.id } };
+      const known = answers.get(req.uid);
+      if (known) return { reply: known };
+      sequenced.push(req.uid);
+      const op = req.op;
+      const result: ApplyOutcome | undefined =
+        op.kind === 'addMovie'
+          ? { kind: 'addMovie', movieId: nextMovie++ as MovieId, title: op.title, existed: false }
+          : op.kind === 'forgetUser'
+            ? { kind: 'forgetUser', userId: op.userId, removed: 2 }
+            : undefined;
+      const reply = { ok: true, ts: { ...req.prev, forced: sequenced.length } as VTS, uid: req.uid, result };
+      answers.set(req.uid, reply);
+      return { reply };
+    };
+    if (o.publish ?? true) {
+      const info: PrimaryInfo =
+        shown === null ? { role: 'candidate', term, leader: null, commit: 0 } : r === shown ? { role: 'leader', term, leader: r.id, commit: 0 } : { role: 'follower', term, leader: shown.id, commit: 0 };
+      naming.set(r.member({ primary: info }));
+    }
+  }
+  return { sequenced };
 }
 
 // ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { buildClusterView, lagOf } from '../../src/frontend/view.js';
 const test = suite('cluster view');
 const ts = (o: Record<string, number>) => o as VTS;
 
-function replica(name: string, over: Partial<ReplicaMeta> = {}): Member {
+function replica(name: string, over: Partial<ReplicaMeta> & { primary?: unknown } = {}): Member {
   const meta: Record<string, unknown> = {
     id: `${name}.e1`,
     status: 'ACTIVE',
@@ -117,6 +117,45 @@ test('a replica whose meta cannot be read is left out; a front end meta without 
     ['rm1'],
   );
   assert.equal(v.frontends, [{ name: 'feX', url: 'http://y', prev: {} }]);
+});
+
+const leader = (term: number) => ({ role: 'leader', term, leader: null, commit: 3 });
+const follower = (term: number, of: string | null) => ({ role: 'follower', term, leader: of, commit: 3 });
+
+test('ClusterView.primary is the replica reporting leader with the highest term', () => {
+  const v = buildClusterView({
+    members: [
+      replica('rm1', { primary: leader(2) }), // deposed, has not heard yet
+      replica('rm2', { primary: leader(3) }),
+      replica('rm3', { primary: follower(3, 'rm2.e1') }),
+    ],
+    via: 'fe1',
+    at: 0,
+  });
+  assert.equal(v.primary, { id: 'rm2.e1', name: 'rm2', term: 3 });
+});
+
+test('ClusterView.primary is null while no replica is leader (an election, or no voters)', () => {
+  const electing = buildClusterView({
+    members: [replica('rm1', { primary: { role: 'candidate', term: 4, leader: null, commit: 0 } }), replica('rm2', { primary: follower(4, null) })],
+    via: 'fe1',
+    at: 0,
+  });
+  assert.is(electing.primary, null);
+  const plain = buildClusterView({ members: [replica('rm1')], via: 'fe1', at: 0 });
+  assert.is(plain.primary, null);
+});
+
+test("each replica's part in the election is in its ReplicaView; an unreadable one is left out, not the replica", () => {
+  const v = buildClusterView({
+    members: [replica('rm1', { primary: follower(2, 'rm2.e1') }), replica('rm2', { primary: { role: 'king', term: -1 } })],
+    via: 'fe1',
+    at: 0,
+  });
+  assert.equal(v.replicas[0]!.primary, { role: 'follower', term: 2, leader: 'rm2.e1', commit: 3 });
+  assert.is(v.replicas[1]!.name, 'rm2');
+  assert.is(v.replicas[1]!.primary, undefined);
+  assert.not.ok('primary' in v.replicas[1]!);
 });
 
 test.run();
