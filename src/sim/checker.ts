@@ -13,6 +13,12 @@
  *   also observes everything its writer had seen or written before issuing it.
  *
  * "Older" is the last-writer-wins version order, which extends causality.
+ *
+ * A forgotten user (immediate forgetUser) has a user tombstone with the
+ * forget's version: it stands for every row of that user, so a row the
+ * replica dropped counts as observed at the tombstone's version, and a client
+ * that had a forget acknowledged must never again see a row of that user
+ * older than the forget (read-your-writes for the forget).
  */
 import { compareVersions, type Query, type Version } from '../core/ops.js';
 
@@ -31,7 +37,17 @@ export class SessionChecker {
   private readonly lastWrite = new Map<string, Map<string, Version>>();
   /** uid → the writer's knowledge when it issued that write (its causal past). */
   private readonly pastOf = new Map<string, Map<string, Version>>();
+  /** client → user → version of the newest forget of that user it has had acknowledged. */
+  private readonly forgets = new Map<string, Map<number, Version>>();
   readonly violations: Violation[] = [];
+
+  /** An acknowledged forget of `userId` with version `v`. */
+  forgot(client: string, userId: number, v: Version): void {
+    let f = this.forgets.get(client);
+    if (!f) this.forgets.set(client, (f = new Map()));
+    const cur = f.get(userId);
+    if (!cur || compareVersions(v, cur) > 0) f.set(userId, v);
+  }
 
   /** A client issues a write: remember what it had seen, which the write now depends on. */
   issued(client: string, uid: string): void {
@@ -63,8 +79,26 @@ export class SessionChecker {
   }
 
   /** A read answered by `replica`, which read rows `observed` (key → version, tombstones included). */
-  read(time: number, client: string, replica: string, q: Query, observed: ReadonlyMap<string, Version>): void {
+  read(time: number, client: string, replica: string, q: Query, observed: ReadonlyMap<string, Version>, forgotten: ReadonlyMap<number, Version> = new Map()): void {
     const k = this.known(client);
+    const userOf = (key: string) => Number(key.split(':')[0]);
+    /** The version a row effectively has at the replica: a user tombstone above it hides it. */
+    const effective = (key: string): Version | undefined => {
+      const row = observed.get(key);
+      const tomb = forgotten.get(userOf(key));
+      if (!tomb) return row;
+      return !row || compareVersions(tomb, row) > 0 ? tomb : row;
+    };
+    const myForgets = this.forgets.get(client);
+    if (myForgets) {
+      for (const [key, v] of observed) {
+        const f = myForgets.get(userOf(key));
+        const eff = effective(key)!;
+        if (f && compareVersions(v, f) < 0 && compareVersions(eff, f) < 0) {
+          this.violations.push({ time, rule: 'read your writes (forget)', detail: `${client} read ${key} at ${replica} at ${fmt(v)} after forgetting user ${userOf(key)} at ${fmt(f)} (${q.kind})` });
+        }
+      }
+    }
     // What the observed writes depend on must be visible in this same answer too.
     const pastRules = new Map<string, string>();
     for (const v of observed.values()) {
@@ -94,13 +128,13 @@ export class SessionChecker {
     };
     for (const [key, want] of k) {
       if (!inScope(key)) continue;
-      const got = observed.get(key);
+      const got = effective(key);
       if (!got || compareVersions(got, want) < 0) {
         const wroteIt = this.lastWrite.get(client)?.get(key);
         const rule = pastRules.has(key) ? 'writes follow reads' : wroteIt && compareVersions(wroteIt, want) === 0 ? 'read your writes' : 'monotonic reads';
         this.violations.push({ time, rule, detail: `${client} read ${key} at ${replica}: got ${fmt(got)}, had seen ${fmt(want)} (${q.kind})` });
       }
     }
-    for (const [key, v] of observed) this.learn(client, key, v);
+    for (const key of observed.keys()) this.learn(client, key, effective(key)!);
   }
 }

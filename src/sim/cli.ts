@@ -31,11 +31,17 @@ let failed = 0;
 let maxLog = 0;
 let ops = 0;
 let faults = 0;
+let forced = 0;
+let immediate = 0;
+let primaryCrashes = 0;
 for (let seed = from; seed < from + count; seed++) {
   const r = runSeed({ seed, ...base });
   maxLog = Math.max(maxLog, r.stats.maxLogAfterGc);
   ops += r.stats.ops;
   faults += r.stats.crashes + r.stats.isolations + r.stats.partitions + r.stats.statusChanges;
+  forced += r.stats.forcedAcked;
+  immediate += r.stats.immediateAcked;
+  primaryCrashes += r.stats.primaryCrashes;
   if (!r.ok) {
     failed++;
     report(r);
@@ -44,6 +50,6 @@ for (let seed = from; seed < from + count; seed++) {
 const secs = (performance.now() - started) / 1000;
 console.log(
   `${count} seeds (${from}..${from + count - 1}) in ${secs.toFixed(1)} s (${(count / secs).toFixed(1)} seeds/s): ` +
-    `${failed} failed; ${ops} client operations, ${faults} faults; largest log after GC ${maxLog}`,
+    `${failed} failed; ${ops} client operations (${forced} forced, ${immediate} immediate acknowledged), ${faults} faults (${primaryCrashes} primary crashes); largest log after GC ${maxLog}`,
 );
 process.exit(failed === 0 ? 0 : 1);

@@ -8,7 +8,7 @@
  * One seed decides everything, so a failing seed replays exactly.
  */
 import { makeReplicaId, type MovieId, type ReplicaId, type RequestId, type UpdateId, type UserId } from '../core/ids.js';
-import { OpError, type Query, type QueryResult, type Update, type Version } from '../core/ops.js';
+import { OpError, orderingOf, type ApplyOutcome, type Query, type QueryResult, type Update, type Version } from '../core/ops.js';
 import { rngFromState, seedFrom, type Rng } from '../core/rng.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
@@ -16,6 +16,7 @@ import { createFrontend, feStep, type ClientReply, type FeEffect, type FeInput, 
 import { createReplica, recordKey, type CoreConfig, type ReplicaState } from '../replica/core/state.js';
 import { step } from '../replica/core/step.js';
 import type { Effect, Input, PeerMessage } from '../replica/core/types.js';
+import { FORCED, type Durable } from '../replica/core/primary.js';
 import { MemoryStore, type SeedMovie, type SeedRating } from '../replica/store/memory-store.js';
 import { SessionChecker, type Violation } from './checker.js';
 import { EventQueue } from './queue.js';
@@ -35,9 +36,11 @@ export interface SimOptions {
   /**
    * Breaks the clients on purpose, to show the checker catches it: with
    * 'forget-session' a client sends an empty prev instead of its session
-   * timestamp, so nothing guarantees its session any more.
+   * timestamp, so nothing guarantees its session any more. With 'lose-disk'
+   * a crashed replica loses the primary's durable state too (term, vote,
+   * log), which Raft's safety argument forbids.
    */
-  readonly sabotage?: 'forget-session' | undefined;
+  readonly sabotage?: 'forget-session' | 'lose-disk' | undefined;
   /** Receives a line per notable event, for replaying a seed. */
   readonly trace?: ((line: string) => void) | undefined;
 }
@@ -57,6 +60,12 @@ export interface SimStats {
   duplicated: number;
   snapshots: number;
   recruits: number;
+  /** Forced (addMovie) and immediate (forgetUser) updates acknowledged. */
+  forcedAcked: number;
+  immediateAcked: number;
+  /** Primaries elected, and crashes of the replica that was primary. */
+  elections: number;
+  primaryCrashes: number;
   maxLogAfterGc: number;
   convergeMs: number;
 }
@@ -77,7 +86,15 @@ const CORE: CoreConfig = {
   bindTimeoutMs: 300,
   snapshotRetryMs: 300,
   dedupWindowMs: 600_000,
+  primaryHeartbeatMs: 40,
+  electionTimeoutMinMs: 150,
+  electionTimeoutMaxMs: 300,
+  cutTimeoutMs: 100,
+  // Small, so a lagging follower's catch-up needs several appends.
+  appendMaxEntries: 4,
 };
+/** The front end gives up on a forced update after this long (then the client may retry with the same uid). */
+const FORCED_DEADLINE_MS = 1500;
 const LEASE_MS = 400;
 const TICK_MS = 10;
 const RM_TIMEOUT_MS = 250;
@@ -107,6 +124,8 @@ interface RmNode {
   state: ReplicaState;
   store: MemoryStore;
   applied: Set<UpdateId>;
+  /** What forced/immediate updates did when applied here (the driver's cache). */
+  outcomes: Map<UpdateId, ApplyOutcome>;
 }
 
 interface ClientNode {
@@ -117,6 +136,8 @@ interface ClientNode {
   seq: number;
   pendingQuery?: Query | undefined;
   pendingUpdate?: { key: string; op: Update } | undefined;
+  /** A forced/immediate update in flight, kept so that a failed one can be retried with the same uid. */
+  pendingForced?: { uid: UpdateId; op: Update; prev: VTS; issuedAt: number; tries: number } | undefined;
   expectError?: string | undefined;
   stopped: boolean;
   finalDone?: boolean;
@@ -125,6 +146,8 @@ interface ClientNode {
 interface ObservedAnswer {
   readonly result: QueryResult;
   readonly observed: readonly [string, Version][];
+  /** The replica's user tombstones (forgotten users) when it answered. */
+  readonly forgotten: readonly [number, Version][];
 }
 
 export class World {
@@ -152,6 +175,18 @@ export class World {
   private readonly singleCopy = new Map<UpdateId, ReplicaId>();
   /** uid → the client that issued it. */
   private readonly feClient = new Map<string, string>();
+  /** The replicas' disks: the primary's durable state by replica name (survives crashes). */
+  private readonly disks = new Map<string, Durable>();
+  /** Voter names: the replicas the cluster started with. */
+  private readonly voters: string[];
+  /** Oracle of forced updates: movie title → id given; id → title. */
+  private readonly titleToId = new Map<string, number>();
+  private readonly idToTitle = new Map<number, string>();
+  /** Acknowledged forgets: user, uid, reply timestamp. */
+  private readonly forgets: { user: number; uid: UpdateId; ts: VTS; client: string }[] = [];
+  /** Acknowledged ratings with their reply timestamps (for "forgotten means forgotten"). */
+  private readonly ratingTs = new Map<UpdateId, VTS>();
+  private lastPrimary: string | undefined;
   private epoch = 0;
   private loss: number;
   private dup: number;
@@ -183,6 +218,10 @@ export class World {
       duplicated: 0,
       snapshots: 0,
       recruits: 0,
+      forcedAcked: 0,
+      immediateAcked: 0,
+      elections: 0,
+      primaryCrashes: 0,
       maxLogAfterGc: 0,
       convergeMs: -1,
     };
@@ -191,7 +230,8 @@ export class World {
     for (let u = 1; u <= 6; u++) {
       for (let m = 1; m <= 10; m++) if (r.chance(0.3)) this.ratings.push({ userId: u, movieId: m, rating: r.int(1, 10) / 2, timestamp: 1000 + u * 10 + m });
     }
-    const ids = Array.from({ length: nRm }, (_, i) => this.newId(`rm${i + 1}`));
+    this.voters = Array.from({ length: nRm }, (_, i) => `rm${i + 1}`);
+    const ids = this.voters.map((name) => this.newId(name));
     for (const id of ids) {
       this.registered.add(id);
       this.status.set(id, 'ACTIVE');
@@ -200,7 +240,7 @@ export class World {
     const nFe = opts.frontends ?? 2;
     for (let i = 1; i <= nFe; i++) {
       const name = `fe${i}`;
-      const fe = createFrontend(name, { rmRequestTimeoutMs: RM_TIMEOUT_MS }, 0, seedFrom(`${opts.seed}:${name}`));
+      const fe = createFrontend(name, { rmRequestTimeoutMs: RM_TIMEOUT_MS, forcedRetryMs: 30, forcedDeadlineMs: FORCED_DEADLINE_MS }, 0, seedFrom(`${opts.seed}:${name}`));
       this.fes.set(name, fe);
       this.runFe(name, { type: 'replicas', list: this.replicaList() });
       this.queue.push(r.int(0, TICK_MS), { k: 'tick', node: name });
@@ -230,13 +270,18 @@ export class World {
 
   private addRm(id: ReplicaId, peers: readonly ReplicaId[], fresh: boolean): void {
     const name = id.slice(0, id.lastIndexOf('.'));
-    const state = createReplica({ id, config: CORE, now: this.time, seed: seedFrom(`${this.opts.seed}:${id}`), peers, fresh });
-    this.rms.set(id, { id, name, state, store: new MemoryStore(this.movies, this.ratings), applied: new Set() });
+    const durable = this.disks.get(name);
+    const state = createReplica({ id, config: CORE, now: this.time, seed: seedFrom(`${this.opts.seed}:${id}`), peers, fresh, voters: this.voters, durable: durable && structuredClone(durable) });
+    this.rms.set(id, { id, name, state, store: new MemoryStore(this.movies, this.ratings), applied: new Set(), outcomes: new Map() });
     this.queue.push(this.time + this.rng.int(1, TICK_MS), { k: 'tick', node: id });
   }
 
-  private replicaList(): { id: ReplicaId; status: ReplicaStatus }[] {
-    return [...this.registered].sort().map((id) => ({ id, status: this.status.get(id) ?? 'ACTIVE' }));
+  /** What naming shows: registered incarnations, their status and (from their meta) their part in electing the primary. */
+  private replicaList(): { id: ReplicaId; status: ReplicaStatus; primary?: { role: 'leader' | 'follower' | 'candidate'; term: number; leader: ReplicaId | null; commit: number } }[] {
+    return [...this.registered].sort().map((id) => {
+      const p = this.rms.get(id)?.state.primary;
+      return { id, status: this.status.get(id) ?? 'ACTIVE', ...(p ? { primary: { role: p.role, term: p.term, leader: p.leader, commit: p.commit } } : {}) };
+    });
   }
 
   // -------------------------------------------------------------------------
@@ -269,23 +314,42 @@ export class World {
   // Replica driver: carries out the core's effects on the store and network.
 
   private runRm(node: RmNode, input: Input): void {
-    const { effects } = step(node.state, input);
+    const p = node.state.primary;
+    const before = `${p.role}/${p.term}/${p.leader}`;
+    let effects: Effect[];
+    try {
+      effects = step(node.state, input).effects;
+    } catch (err) {
+      // A broken invariant: the real replica exits (code 70) and is restarted.
+      this.violate('no broken invariant', `${node.id}: ${err instanceof Error ? err.message : String(err)}`);
+      this.crash(node);
+      return;
+    }
     this.stats.maxLogAfterGc = Math.max(this.stats.maxLogAfterGc, node.state.log.size);
     for (const e of effects) this.rmEffect(node, e);
+    // A replica publishes its part in the election in its naming meta.
+    if (`${p.role}/${p.term}/${p.leader}` !== before && this.registered.has(node.id)) this.broadcastReplicas();
   }
 
   private rmEffect(node: RmNode, e: Effect): void {
     switch (e.type) {
-      case 'apply':
+      case 'apply': {
         if (node.applied.has(e.uid)) this.violate('applied once', `${node.id} applied ${e.uid} twice`);
         node.applied.add(e.uid);
-        node.store.apply(e.op, e.version);
+        const outcome = node.store.apply(e.op, e.version);
+        if (outcome) node.outcomes.set(e.uid, outcome);
+        return;
+      }
+      case 'persist':
+        // Stable storage: written before anything of this step leaves the replica.
+        this.disks.set(node.name, structuredClone(e.durable));
         return;
       case 'answer': {
         let body: FeInput;
         try {
           const result = node.store.query(e.query);
-          const observed: ObservedAnswer = { result, observed: [...node.store.versionsReadBy(e.query)] };
+          const forgotten = node.store.exportOverlay().forgotten.map((f) => [f.userId as number, { order: f.order, uid: f.uid }] as [number, Version]);
+          const observed: ObservedAnswer = { result, observed: [...node.store.versionsReadBy(e.query)], forgotten };
           body = { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: true, valueTS: e.valueTS, result: observed } };
         } catch (err) {
           if (!(err instanceof OpError)) throw err;
@@ -294,11 +358,16 @@ export class World {
         this.send(node.id, e.to, { kind: 'fe', input: body });
         return;
       }
-      case 'ack':
-        this.send(node.id, e.to, { kind: 'fe', input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: true, ts: e.ts, uid: e.uid } } });
+      case 'ack': {
+        const result = e.forced ? (node.outcomes.get(e.uid) ?? this.outcomeAfterTheFact(node, e.op)) : undefined;
+        this.send(node.id, e.to, { kind: 'fe', input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: true, ts: e.ts, uid: e.uid, ...(result ? { result } : {}) } } });
         return;
+      }
       case 'fail':
-        this.send(node.id, e.to, { kind: 'fe', input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: false, code: e.code, message: e.message } } });
+        this.send(node.id, e.to, {
+          kind: 'fe',
+          input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: false, code: e.code, message: e.message, ...(e.leader ? { leader: e.leader } : {}) } },
+        });
         return;
       case 'send':
         this.send(node.id, e.to, { kind: 'rm', input: { type: 'peer', from: node.id, msg: e.msg } });
@@ -313,17 +382,34 @@ export class World {
         node.store = new MemoryStore(this.movies, this.ratings);
         node.store.importOverlay(e.overlay);
         node.applied = new Set();
-        this.log(`${node.id} installed a snapshot (${e.overlay.length} rows)`);
+        this.log(`${node.id} installed a snapshot (${e.overlay.ratings.length} rows)`);
         return;
       case 'event':
         if (e.event.kind === 'recruited') this.stats.recruits++;
+        if (e.event.kind === 'elected') {
+          this.stats.elections++;
+          this.log(`${node.id} elected primary for term ${e.event.term}`);
+        }
         return;
     }
   }
 
+  /**
+   * The outcome of a forced update this replica did not apply itself (its
+   * effect came with a snapshot): as the real driver does, find the movie by
+   * its title. A forget's count of removed ratings is not known then.
+   */
+  private outcomeAfterTheFact(node: RmNode, op: Update | undefined): ApplyOutcome | undefined {
+    if (op?.kind === 'forgetUser') return { kind: 'forgetUser', userId: op.userId };
+    if (op?.kind !== 'addMovie') return undefined;
+    const hit = node.store.query({ kind: 'search', words: op.title, limit: 200 });
+    const m = hit.kind === 'search' ? hit.movies.find((x) => x.title.toLowerCase() === op.title.toLowerCase()) : undefined;
+    return m ? { kind: 'addMovie', movieId: m.movieId, title: m.title, existed: false } : undefined;
+  }
+
   /** A front end or client request reaching a replica: the driver validates what needs the data. */
   private deliverToRm(node: RmNode, from: Addr, input: Input): void {
-    if (input.type === 'update' && !node.store.hasMovie(input.op.movieId)) {
+    if (input.type === 'update' && (input.op.kind === 'rate' || input.op.kind === 'delete') && !node.store.hasMovie(input.op.movieId)) {
       this.send(node.id, from, {
         kind: 'fe',
         input: { type: 'rmReply', rmRequestId: input.requestId, rm: node.id, reply: { ok: false, code: 'UNKNOWN_MOVIE', message: `there is no movie with id ${input.op.movieId}` } },
@@ -347,6 +433,13 @@ export class World {
         this.send(name, e.rm, { kind: 'rm', input: { type: 'query', from: name, requestId: e.rmRequestId as RequestId, prev: e.prev, query: e.query } });
         return;
       case 'sendUpdate': {
+        if (e.op.kind !== 'rate' && e.op.kind !== 'delete') {
+          this.send(name, e.rm, {
+            kind: 'rm',
+            input: { type: 'update', from: name, requestId: e.rmRequestId as RequestId, uid: e.uid, prev: e.prev, op: e.op, issuedAt: e.issuedAt, copies: e.copies },
+          });
+          return;
+        }
         const key = `${e.op.userId}:${e.op.movieId}`;
         const version: Version = { order: V.sum(e.prev), uid: e.uid };
         const seen = this.updates.get(e.uid);
@@ -384,7 +477,20 @@ export class World {
     this.stats.ops++;
     c.busy = true;
     c.expectError = undefined;
+    c.pendingForced = undefined;
     const roll = r.next();
+    if (roll < 0.06) {
+      // Forced: add a movie (now and then one whose title exists already).
+      const known = [...this.titleToId.keys()].sort();
+      const title = known.length > 0 && r.chance(0.2) ? r.pick(known) : `Film ${c.name}.${c.seq} (2001)`;
+      this.sendForced(c, fe, requestId, { kind: 'addMovie', title, genres: ['Drama'] });
+      return;
+    }
+    if (roll < 0.08) {
+      // Immediate: forget a user (usually one whose sessions are writing right now).
+      this.sendForced(c, fe, requestId, { kind: 'forgetUser', userId: (r.chance(0.8) ? c.user : r.int(1, 6)) as UserId });
+      return;
+    }
     if (roll < 0.4) {
       const del = roll < 0.1;
       const op: Update = del
@@ -421,8 +527,71 @@ export class World {
     this.send(c.name, fe, { kind: 'fe', input: { type: 'clientQuery', from: c.name, requestId, prev: this.sessionPrev(c), query } });
   }
 
+  /** Like the real client session: the client names the update, and retries a failed one with the same uid and prev. */
+  private sendForced(c: ClientNode, fe: string, requestId: RequestId, op: Update): void {
+    const uid = `${c.name}:${c.seq}` as UpdateId;
+    c.pendingForced = { uid, op, prev: this.sessionPrev(c), issuedAt: this.time, tries: 1 };
+    c.pendingQuery = undefined;
+    c.pendingUpdate = undefined;
+    this.log(`${c.name} → ${fe} ${op.kind} ${op.kind === 'addMovie' ? op.title : op.kind === 'forgetUser' ? op.userId : ''} uid ${uid}`);
+    this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: c.pendingForced.prev, op, uid, issuedAt: this.time } });
+  }
+
+  private forcedReply(c: ClientNode, reply: ClientReply): void {
+    const f = c.pendingForced!;
+    if (!reply.ok) {
+      this.stats.failedRequests++;
+      this.log(`${c.name} ← ${f.op.kind} error ${reply.code}: ${reply.message}`);
+      if (f.tries < 4 && (reply.code === 'NO_PRIMARY' || reply.code === 'UNAVAILABLE' || reply.code === 'TIMEOUT')) {
+        f.tries++;
+        c.busy = true;
+        const fe = this.rng.pick([...this.fes.keys()].sort());
+        const requestId = `${c.name}:${++c.seq}` as RequestId;
+        this.send(c.name, fe, { kind: 'fe', input: { type: 'clientUpdate', from: c.name, requestId, prev: f.prev, op: f.op, uid: f.uid, issuedAt: f.issuedAt } });
+        return;
+      }
+      c.pendingForced = undefined;
+      return;
+    }
+    if (reply.kind !== 'update') return;
+    const seq = V.get(reply.ts, FORCED);
+    if (seq < 1) this.violate('forced updates are sequenced', `${f.uid} acknowledged without a forced sequence number: ${V.format(reply.ts)}`);
+    if (f.op.kind === 'addMovie') {
+      this.stats.forcedAcked++;
+      const res = reply.result;
+      if (!res || res.kind !== 'addMovie') {
+        this.violate('forced updates report their outcome', `${f.uid} acknowledged without the new movie's id`);
+      } else {
+        const title = f.op.title;
+        const known = this.titleToId.get(title);
+        const owner = this.idToTitle.get(res.movieId);
+        if (known !== undefined && known !== res.movieId) this.violate('one id per movie', `"${title}" got id ${res.movieId}, and ${known} before`);
+        if (owner !== undefined && owner !== title) this.violate('no two movies get the same id', `id ${res.movieId} given to "${title}" and to "${owner}"`);
+        this.titleToId.set(title, res.movieId);
+        this.idToTitle.set(res.movieId, title);
+        this.log(`${c.name} ← added "${title}" as ${res.movieId} (forced #${seq}${res.existed ? ', existed' : ''})`);
+      }
+    } else if (f.op.kind === 'forgetUser') {
+      this.stats.immediateAcked++;
+      this.forgets.push({ user: f.op.userId, uid: f.uid, ts: reply.ts, client: c.name });
+      this.checker.forgot(c.name, f.op.userId, { order: V.sum(reply.ts) - 1, uid: f.uid });
+      this.log(`${c.name} ← forgot user ${f.op.userId} (immediate #${seq}) ts ${V.format(reply.ts)}`);
+    }
+    c.pendingForced = undefined;
+  }
+
   private clientReply(c: ClientNode, reply: ClientReply): void {
     c.busy = false;
+    if (c.pendingForced) {
+      this.forcedReply(c, reply);
+      if (reply.ok) {
+        if (!V.leq(c.prev, reply.ts)) this.violate('session timestamps only grow', `${c.name} got ts ${V.format(reply.ts)} below its prev ${V.format(c.prev)}`);
+        c.prev = V.merge(c.prev, reply.ts);
+      }
+      if (c.busy) return; // retrying
+      if (!c.stopped) this.queue.push(this.time + this.rng.int(1, 40), { k: 'client', name: c.name });
+      return;
+    }
     if (c.expectError) {
       if (reply.ok || (reply.code !== c.expectError && reply.code !== 'UNAVAILABLE')) {
         this.violate('bad input is refused', `${c.name} expected ${c.expectError}, got ${reply.ok ? 'ok' : reply.code}`);
@@ -439,11 +608,12 @@ export class World {
         this.singleCopy.set(reply.uid, reply.servedBy[0]!);
       }
       this.acked.set(reply.uid, u);
+      this.ratingTs.set(reply.uid, reply.ts);
       this.checker.wrote(this.time, c.name, u.key, u.version);
       this.log(`${c.name} ← ack ${reply.uid} by ${reply.servedBy.join(',')} ts ${V.format(reply.ts)}`);
     } else if (c.pendingQuery) {
       const ans = reply.result as ObservedAnswer;
-      this.checker.read(this.time, c.name, reply.servedBy.join(','), c.pendingQuery, new Map(ans.observed));
+      this.checker.read(this.time, c.name, reply.servedBy.join(','), c.pendingQuery, new Map(ans.observed), new Map(ans.forgotten));
       if (c.finalDone === false) c.finalDone = true;
       this.log(`${c.name} ← ${c.pendingQuery.kind} from ${reply.servedBy[0]} valueTS ${V.format(reply.valueTS)}`);
     }
@@ -479,7 +649,9 @@ export class World {
   private safeToLose(victim: RmNode): boolean {
     const others = this.upReplicas().filter((n) => n.id !== victim.id);
     if (others.length < 2) return false;
-    const heldElsewhere = (uid: UpdateId) => others.some((n) => n.state.copiesByUid.has(uid) || n.state.executed.has(uid));
+    // Forced records need no protecting here: a majority holds them on disk.
+    const forced = (uid: UpdateId) => [...(victim.state.copiesByUid.get(uid) ?? [])].some((k) => k.startsWith(`${FORCED}#`));
+    const heldElsewhere = (uid: UpdateId) => forced(uid) || others.some((n) => n.state.copiesByUid.has(uid) || n.state.executed.has(uid));
     for (const uid of this.acked.keys()) if (!heldElsewhere(uid)) return false;
     for (const uid of victim.state.copiesByUid.keys()) if (!heldElsewhere(uid)) return false;
     // A session relies on the copies its front end got acknowledgements from. While
@@ -502,7 +674,9 @@ export class World {
     const r = this.rng;
     const roll = r.next();
     const nodes = [...this.rms.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-    const victim = r.pick(nodes);
+    const primary = nodes.find((n) => n.state.primary.role === 'leader');
+    // Now and then the fault hits the primary, to fail over while forced updates are in flight.
+    const victim = primary && r.chance(0.3) ? primary : r.pick(nodes);
     if (roll < 0.25) {
       if (!this.safeToLose(victim)) return;
       this.crash(victim);
@@ -539,9 +713,11 @@ export class World {
 
   private crash(victim: RmNode): void {
     this.stats.crashes++;
+    if (victim.state.primary.role === 'leader') this.stats.primaryCrashes++;
     this.log(`FAULT crash ${victim.id} (memory lost)`);
     this.rms.delete(victim.id);
     this.crashedNames.add(victim.name);
+    if (this.opts.sabotage === 'lose-disk') this.disks.delete(victim.name);
     this.queue.push(this.time + LEASE_MS, { k: 'unregister', id: victim.id });
     this.queue.push(this.time + this.rng.int(LEASE_MS, LEASE_MS * 3), { k: 'restart', name: victim.name });
   }
@@ -708,6 +884,7 @@ export class World {
     } else {
       this.stats.convergeMs = this.time - healStart;
       this.checkConverged();
+      this.checkForced();
       this.finalReads();
     }
     for (const v of this.checker.violations) this.violations.push(v);
@@ -739,10 +916,49 @@ export class World {
     for (const [uid, u] of this.acked) {
       const [user, movie] = u.key.split(':').map(Number) as [number, number];
       for (const n of nodes) {
-        const v = n.store.versionOf(user, movie);
+        // A forget above the update's version legitimately removed it.
+        const tomb = n.store.exportOverlay().forgotten.find((f) => f.userId === user);
+        const row = n.store.versionOf(user, movie);
+        const v = tomb && (!row || tomb.order > row.order || (tomb.order === row.order && tomb.uid > row.uid)) ? { order: tomb.order, uid: tomb.uid } : row;
         if (!v || v.order < u.version.order || (v.order === u.version.order && v.uid < u.version.uid)) {
           this.violate('acknowledged updates survive', `${uid} (${u.key}) missing at ${n.id}`);
           break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Forced and immediate updates, once everything has healed:
+   * - every acknowledged movie is at every replica, under the id its client was given;
+   * - no replica holds a rating of a forgotten user that was issued causally
+   *   before the forget (its reply timestamp ≤ the forget's).
+   */
+  private checkForced(): void {
+    const nodes = [...this.rms.values()];
+    for (const [id, title] of this.idToTitle) {
+      for (const n of nodes) {
+        let got: string | undefined;
+        try {
+          const r = n.store.query({ kind: 'movie', movieId: id as MovieId });
+          got = r.kind === 'movie' ? r.title : undefined;
+        } catch {
+          got = undefined;
+        }
+        if (got !== title) this.violate('acknowledged movies survive under their id', `movie ${id} is "${got ?? 'missing'}" at ${n.id}, its client was told "${title}"`);
+      }
+    }
+    for (const f of this.forgets) {
+      for (const [uid, u] of this.acked) {
+        const [user, movie] = u.key.split(':').map(Number) as [number, number];
+        const ts = this.ratingTs.get(uid);
+        if (user !== f.user || !ts || !V.leq(ts, f.ts)) continue;
+        for (const n of nodes) {
+          const row = n.store.versionOf(user, movie);
+          const live = n.store.query({ kind: 'get', userId: user as UserId, movieId: movie as MovieId });
+          if (row?.uid === uid && live.kind === 'get' && live.rating !== null) {
+            this.violate('forgotten means forgotten', `${n.id} still holds rating ${uid} of user ${user} (movie ${movie}), issued before forget ${f.uid}`);
+          }
         }
       }
     }

@@ -24,6 +24,28 @@ test(`${SEEDS} seeded runs with faults keep every session guarantee and converge
   assert.equal(failed, []);
 });
 
+test('forced and immediate updates: unique movie ids and forgotten ratings stay forgotten across primary crashes', () => {
+  // The main run above checks these too; this one makes sure the runs really exercised them.
+  let forced = 0;
+  let immediate = 0;
+  let primaryCrashes = 0;
+  let elections = 0;
+  const failed: string[] = [];
+  for (let seed = 1001; seed <= 1000 + Math.max(40, SEEDS / 5); seed++) {
+    const r = runSeed({ seed });
+    forced += r.stats.forcedAcked;
+    immediate += r.stats.immediateAcked;
+    primaryCrashes += r.stats.primaryCrashes;
+    elections += r.stats.elections;
+    if (!r.ok) failed.push(`seed ${seed}: ${r.violations[0]?.rule}: ${r.violations[0]?.detail}`);
+  }
+  assert.equal(failed, []);
+  assert.ok(primaryCrashes >= 10, `the primary crashed while clients worked (${primaryCrashes} times)`);
+  assert.ok(elections > primaryCrashes, `new primaries took over (${elections} elections)`);
+  assert.ok(forced >= 100, `forced updates were acknowledged (${forced})`);
+  assert.ok(immediate >= 30, `immediate updates were acknowledged (${immediate})`);
+});
+
 test('the same seed replays exactly', () => {
   const a: string[] = [];
   const b: string[] = [];

@@ -198,4 +198,29 @@ test('a cut-off voter does not raise its term (pre-vote), so its return does not
   assert.is(h.node(b!).state.primary.leader, p.id);
 });
 
+test('a voter must keep its log across a crash: with it lost, a committed sequence number is handed out twice, which replicas detect (why persist exists)', () => {
+  const scenario = (keepDisk: boolean): { h: Harness; first: number; second: () => number } => {
+    const { h, p } = elected(['a', 'b', 'c']);
+    const [f1, f2] = others(h, p);
+    // f2 misses the entry's append; the primary and f1 (a majority) commit it.
+    const toF2 = (w: Wire) => w.to === h.id(f2!) && w.msg.type === 'append';
+    const e = h.send(nameOf(p), addMovie('First (2001)'));
+    h.run(200, 10, toF2);
+    const first = seqOf(e);
+    const dead = h.crash(f1!);
+    h.restart(keepDisk ? dead : { ...dead, durable: undefined }, '1');
+    h.crash(nameOf(p));
+    h.run(2000);
+    const q = h.primary();
+    assert.ok(q, 'the two survivors elect a primary');
+    const x = h.send(nameOf(q), addMovie('Second (2002)'));
+    return { h, first, second: () => (h.run(300), seqOf(x)) };
+  };
+  const kept = scenario(true);
+  assert.equal([kept.first, kept.second()], [1, 2], 'with its disk the voter holds #1, so only it can win, and #1 keeps its movie');
+  const lost = scenario(false);
+  assert.is(lost.first, 1);
+  assert.throws(() => lost.second(), /forced update #1 .* but .* was committed with that number/, 'the second use of #1 is caught as a broken invariant');
+});
+
 test.run();

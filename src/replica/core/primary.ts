@@ -81,6 +81,8 @@ export interface PrimaryState {
   leader: ReplicaId | null;
   /** Highest index known committed. */
   commit: number;
+  /** Committed entries up to here were checked against forced records gossip brought (step.ts). */
+  checkedCommit: number;
   electionAt: number;
   /** Last time a primary of the current term was heard from (followers). */
   leaderSeenAt: number;
@@ -112,6 +114,7 @@ export function createPrimary(voters: readonly string[], durable: Durable | unde
     role: 'follower',
     leader: null,
     commit: 0,
+    checkedCommit: 0,
     electionAt: now, // set properly on the first tick
     leaderSeenAt: -Infinity,
     votes: new Set(),

@@ -216,7 +216,7 @@ function onForcedUpdate(s: ReplicaState, u: Extract<Input, { type: 'update' }>, 
   const w = { from: u.from, requestId: u.requestId };
   if (s.executed.has(u.uid)) {
     const ts = forcedTs(s, u.uid);
-    if (ts) return void out.push({ type: 'ack', to: u.from, requestId: u.requestId, uid: u.uid, ts, forced: true });
+    if (ts) return void out.push({ type: 'ack', to: u.from, requestId: u.requestId, uid: u.uid, ts, forced: true, op: u.op });
   }
   if (u.issuedAt < s.now - s.config.dedupWindowMs) {
     out.push({ type: 'fail', to: u.from, requestId: u.requestId, code: 'EXPIRED', message: 'this update was issued too long ago to be deduplicated safely; issue it again' });
@@ -247,6 +247,7 @@ function forcedTs(s: ReplicaState, uid: UpdateId): VTS | undefined {
  * prev names has been received (invariant I4), pulling for it meanwhile.
  */
 function admitForced(s: ReplicaState, out: Effect[]): void {
+  checkForcedAgreement(s);
   for (;;) {
     const e = committedWithSeq(s.primary, V.get(s.replicaTS, FORCED) + 1);
     if (!e) return;
@@ -263,6 +264,27 @@ function admitForced(s: ReplicaState, out: Effect[]): void {
   }
 }
 
+/**
+ * Broken-invariant check: a sequence number means one update everywhere. A
+ * committed entry whose number gossip already brought here must be that very
+ * update (two primaries handing out one number — possible only if a voter
+ * lost its durable state — would show here first).
+ */
+function checkForcedAgreement(s: ReplicaState): void {
+  const p = s.primary;
+  for (; p.checkedCommit < p.commit && p.checkedCommit < p.log.length; p.checkedCommit++) {
+    const e = p.log[p.checkedCommit]!;
+    if (!e.op) continue;
+    const rec = s.log.get(recordKey(FORCED, e.seq))?.rec;
+    if (rec && rec.uid !== e.uid) throw new Error(`forced update #${e.seq} is ${rec.uid} in the gossip log but ${e.uid} was committed with that number`);
+    // Its record was already collected here: then its uid must be known as executed (within the dedup window, while it is remembered).
+    const seen = !rec && e.seq <= V.get(s.replicaTS, FORCED) && e.issuedAt >= s.now - s.config.dedupWindowMs;
+    if (seen && !s.executed.has(e.uid) && !s.copiesByUid.has(e.uid)) {
+      throw new Error(`forced update #${e.seq} was received here as another update, but ${e.uid} was committed with that number`);
+    }
+  }
+}
+
 /** Answers the clients waiting at the primary for updates now applied here. */
 function answerForced(s: ReplicaState, out: Effect[]): void {
   for (const [uid, ws] of s.primary.waiting) {
@@ -270,7 +292,9 @@ function answerForced(s: ReplicaState, out: Effect[]): void {
     const ts = forcedTs(s, uid);
     if (!ts) continue;
     s.primary.waiting.delete(uid);
-    for (const w of ws) out.push({ type: 'ack', to: w.from, requestId: w.requestId, uid, ts, forced: true });
+    const i = s.primary.byUid.get(uid);
+    const op = i === undefined ? undefined : (s.primary.log[i - 1]?.op ?? undefined);
+    for (const w of ws) out.push({ type: 'ack', to: w.from, requestId: w.requestId, uid, ts, forced: true, ...(op ? { op } : {}) });
   }
 }
 

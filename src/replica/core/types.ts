@@ -134,9 +134,10 @@ export type Effect =
   /**
    * Acknowledge an update: it is logged here with timestamp ts. `forced`: a
    * forced/immediate update, committed and applied here (the driver adds
-   * what applying it did).
+   * what applying it did; `op` lets it work that out when the update's
+   * effect reached this replica in a snapshot).
    */
-  | { readonly type: 'ack'; readonly to: ReplyTo; readonly requestId: RequestId; readonly uid: UpdateId; readonly ts: VTS; readonly forced?: true }
+  | { readonly type: 'ack'; readonly to: ReplyTo; readonly requestId: RequestId; readonly uid: UpdateId; readonly ts: VTS; readonly forced?: true; readonly op?: Update }
   /** `leader`: for NOT_PRIMARY, the primary to ask instead. */
   | { readonly type: 'fail'; readonly to: ReplyTo; readonly requestId: RequestId; readonly code: OpErrorCode; readonly message: string; readonly leader?: ReplicaId }
   /**
