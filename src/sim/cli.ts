@@ -1,7 +1,9 @@
 /**
  * `npm run sim -- --seeds 1000` runs that many seeds and prints every failing
  * one; `npm run sim -- --seed S [--trace]` replays one seed exactly.
- * Other flags: `--from N` (first seed), `--replicas N`, `--fault-ms MS`.
+ * Other flags: `--from N` (first seed), `--replicas N`, `--fault-ms MS`,
+ * `--sabotage forget-session|lose-disk` (break the system on purpose: the
+ * checks must then fail for some seeds).
  */
 import { runSeed, type SimResult } from './world.js';
 
@@ -17,7 +19,12 @@ function report(r: SimResult): void {
   if (!r.ok) console.log(`  replay: npm run sim -- --seed ${r.seed} --trace`);
 }
 
-const base = { replicas: num('replicas'), faultMs: num('fault-ms') };
+const sabotage = arg('sabotage');
+if (sabotage !== undefined && sabotage !== 'forget-session' && sabotage !== 'lose-disk') {
+  console.error(`--sabotage must be forget-session or lose-disk, got "${sabotage}"`);
+  process.exit(2);
+}
+const base = { replicas: num('replicas'), faultMs: num('fault-ms'), sabotage };
 const one = num('seed');
 if (one !== undefined) {
   const r = runSeed({ seed: one, ...base, trace: process.argv.includes('--trace') ? (l) => console.log(l) : undefined });
