@@ -24,7 +24,7 @@ if (sabotage !== undefined && sabotage !== 'forget-session' && sabotage !== 'los
   console.error(`--sabotage must be forget-session or lose-disk, got "${sabotage}"`);
   process.exit(2);
 }
-const base = { replicas: num('replicas'), faultMs: num('fault-ms'), sabotage };
+const base = { replicas: num('replicas'), faultMs: num('fault-ms'), sabotage: sabotage as 'forget-session' | 'lose-disk' | undefined };
 const one = num('seed');
 if (one !== undefined) {
   const r = runSeed({ seed: one, ...base, trace: process.argv.includes('--trace') ? (l) => console.log(l) : undefined });
