@@ -24,7 +24,43 @@ export type Update =
       /** Unix seconds, fixed when the update is issued. */
       readonly timestamp: number;
     }
-  | { readonly kind: 'delete'; readonly userId: UserId; readonly movieId: MovieId; readonly timestamp: number };
+  | { readonly kind: 'delete'; readonly userId: UserId; readonly movieId: MovieId; readonly timestamp: number }
+  /**
+   * Forced: sequenced by the primary, totally ordered with every other forced
+   * or immediate update. `title` carries the year, MovieLens style:
+   * "Title (1995)". The movie id is given when it is applied (the highest id
+   * so far + 1): every replica applies forced updates in the same order, so
+   * they all give the same id, and no two movies get the same one.
+   */
+  | { readonly kind: 'addMovie'; readonly title: string; readonly genres: readonly string[] }
+  /**
+   * Immediate: ordered with respect to every update. Removes every rating of
+   * the user whose version is below its own, and keeps later-arriving ones
+   * below it out (a user tombstone), so every replica ends with the same
+   * ratings of that user whatever order it received them in.
+   */
+  | { readonly kind: 'forgetUser'; readonly userId: UserId };
+
+/** The three orderings of lazy replication (Ladin et al. 1992). */
+export type Ordering = 'causal' | 'forced' | 'immediate';
+
+export function orderingOf(u: Update): Ordering {
+  switch (u.kind) {
+    case 'rate':
+    case 'delete':
+      return 'causal';
+    case 'addMovie':
+      return 'forced';
+    case 'forgetUser':
+      return 'immediate';
+  }
+}
+
+/** What applying a forced or immediate update did (returned to the client). */
+export type ApplyOutcome =
+  | { readonly kind: 'addMovie'; readonly movieId: MovieId; readonly title: string; readonly existed: boolean }
+  /** `removed` is unknown (absent) when the replica answering got the forget's effect in a snapshot instead of applying it. */
+  | { readonly kind: 'forgetUser'; readonly userId: UserId; readonly removed?: number | undefined };
 
 export type QueryKind = Query['kind'];
 export type UpdateKind = Update['kind'];
@@ -71,7 +107,13 @@ export type OpErrorCode =
   | 'UNAUTHORIZED'
   | 'NAME_TAKEN'
   | 'TOO_LARGE'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /** A forced or immediate update reached a replica that is not the primary (the reply may name the primary). */
+  | 'NOT_PRIMARY'
+  /** No primary is elected (election in progress, or no majority of replicas reachable). */
+  | 'NO_PRIMARY'
+  | 'BAD_TITLE'
+  | 'BAD_GENRE';
 
 /** An expected, explainable failure (as opposed to a broken invariant, which throws Error). */
 export class OpError extends Error {
@@ -102,15 +144,147 @@ export function isValidRating(r: unknown): r is number {
 }
 
 /**
+ * The MovieLens genre vocabulary in MovieLens spelling (the same names as
+ * GENRES in src/data/schema.ts, which this module cannot import: it loads
+ * sql.js), plus the marker MovieLens writes for a movie without genres.
+ * Alphabetical, so sorting genres by their index here sorts them by name.
+ */
+export const NO_GENRES_LISTED = '(no genres listed)';
+export const GENRES = [
+  'Action',
+  'Adventure',
+  'Animation',
+  'Children',
+  'Comedy',
+  'Crime',
+  'Documentary',
+  'Drama',
+  'Fantasy',
+  'Film-Noir',
+  'Horror',
+  'IMAX',
+  'Musical',
+  'Mystery',
+  'Romance',
+  'Sci-Fi',
+  'Thriller',
+  'War',
+  'Western',
+] as const;
+const GENRE_BY_LOWER = new Map<string, string>([...GENRES, NO_GENRES_LISTED].map((g) => [g.toLowerCase(), g]));
+
+export const MAX_GENRES = 20;
+export const TITLE_MAX = 200;
+export const YEAR_MIN = 1870;
+export const YEAR_MAX = 2100;
+/** A canonical title: the name, one space, the year in parentheses. */
+const TITLE_FORM = /^(.+) \((\d{4})\)$/su;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/** Trims a title and collapses every run of white space to one space. */
+export function canonicalTitle(title: string): string {
+  const t = title.trim();
+  // Most titles are already canonical: the test is cheaper than the replace.
+  return /\s\s|[^\S ]/.test(t) ? t.replace(/\s+/g, ' ') : t;
+}
+
+/**
+ * What two titles are compared by when deciding whether a movie already
+ * exists: case ignored (JavaScript's toLowerCase) and spaces collapsed.
+ */
+export function titleKey(title: string): string {
+  return canonicalTitle(title).toLowerCase();
+}
+
+/** The MovieLens spelling of a genre name given in any case, or undefined. */
+export function canonicalGenre(name: string): string | undefined {
+  return GENRE_BY_LOWER.get(name.trim().toLowerCase());
+}
+
+/**
+ * A genre list in canonical form: MovieLens spelling, sorted, without
+ * duplicates; the no-genres marker only alone, and an empty list becomes
+ * [NO_GENRES_LISTED]. Names outside the vocabulary (only reachable without
+ * checkUpdateShape) are kept trimmed, after the known ones.
+ */
+export function canonicalGenres(genres: readonly string[]): string[] {
+  const known = new Set<string>();
+  const other = new Set<string>();
+  for (const g of genres) {
+    const c = canonicalGenre(g);
+    if (c !== undefined) known.add(c);
+    else other.add(g.trim());
+  }
+  const rank = (g: string) => (GENRES as readonly string[]).indexOf(g);
+  const out = [...[...known].filter((g) => g !== NO_GENRES_LISTED).sort((a, b) => rank(a) - rank(b)), ...[...other].sort()];
+  return out.length === 0 ? [NO_GENRES_LISTED] : out;
+}
+
+/**
+ * An update in the form every replica stores: an addMovie's title trimmed
+ * with spaces collapsed and its genres canonical (see canonicalGenres).
+ * Other kinds are returned as they are. Idempotent; meant for an update that
+ * passed checkUpdateShape, and never throws.
+ */
+export function canonicalUpdate(u: Update): Update {
+  if (u.kind !== 'addMovie') return u;
+  return { kind: 'addMovie', title: canonicalTitle(u.title), genres: canonicalGenres(u.genres) };
+}
+
+function checkTitle(title: unknown): void {
+  const form = `write it as "Title (YYYY)", e.g. "Toy Story (1995)": a name of 1 to ${TITLE_MAX} characters, a space, and the year ${YEAR_MIN} to ${YEAR_MAX} in parentheses`;
+  if (typeof title !== 'string') throw new OpError('BAD_TITLE', `the title must be text: ${form}`);
+  if (CONTROL.test(title)) throw new OpError('BAD_TITLE', `the title contains a control character (such as a tab or a line break): ${form}`);
+  const m = TITLE_FORM.exec(canonicalTitle(title));
+  if (!m) throw new OpError('BAD_TITLE', `title ${JSON.stringify(title)} does not end with the year in parentheses: ${form}`);
+  const name = m[1]!;
+  const year = Number(m[2]);
+  if (year < YEAR_MIN || year > YEAR_MAX) throw new OpError('BAD_TITLE', `year ${m[2]} is out of range: ${form}`);
+  // Length in characters (code points), as a person counts them.
+  if ([...name].length > TITLE_MAX) throw new OpError('BAD_TITLE', `the name before the year has ${[...name].length} characters: ${form}`);
+}
+
+function checkGenres(genres: unknown): void {
+  const allowed = `use any of ${GENRES.join(', ')} or "${NO_GENRES_LISTED}" (case does not matter)`;
+  if (!Array.isArray(genres)) throw new OpError('BAD_GENRE', `genres must be a list of names: ${allowed}`);
+  if (genres.length > MAX_GENRES) throw new OpError('BAD_GENRE', `at most ${MAX_GENRES} genres can be given`);
+  for (const g of genres as unknown[]) {
+    if (typeof g !== 'string' || canonicalGenre(g) === undefined) {
+      throw new OpError('BAD_GENRE', `${JSON.stringify(g)} is not a MovieLens genre: ${allowed}`);
+    }
+  }
+}
+
+function checkUser(userId: unknown): void {
+  if (!isValidUserId(userId)) throw new OpError('BAD_USER', `invalid user id ${String(userId)}: use a whole number from 1 to ${MAX_USER_ID}`);
+}
+
+/**
  * Checks everything about an update that does not depend on the data
- * (ranges, half steps). Throws OpError with a precise reason.
+ * (ranges, half steps, title form, genre names). Throws OpError with a
+ * precise reason.
  */
 export function checkUpdateShape(u: Update): void {
-  if (!isValidUserId(u.userId)) throw new OpError('BAD_USER', `invalid user id ${String(u.userId)}: use a whole number from 1 to ${MAX_USER_ID}`);
-  if (!isValidMovieId(u.movieId)) throw new OpError('BAD_MOVIE', `invalid movie id ${String(u.movieId)}`);
-  if (!Number.isSafeInteger(u.timestamp) || u.timestamp < 0) throw new OpError('BAD_REQUEST', 'the update timestamp must be whole Unix seconds');
-  if (u.kind === 'rate' && !isValidRating(u.rating)) {
-    throw new OpError('BAD_RATING', `rating ${String(u.rating)} is not allowed: use ${MIN_RATING} to ${MAX_RATING} in half steps (e.g. 3.5)`);
+  switch (u.kind) {
+    case 'rate':
+    case 'delete':
+      checkUser(u.userId);
+      if (!isValidMovieId(u.movieId)) throw new OpError('BAD_MOVIE', `invalid movie id ${String(u.movieId)}`);
+      if (!Number.isSafeInteger(u.timestamp) || u.timestamp < 0) throw new OpError('BAD_REQUEST', 'the update timestamp must be whole Unix seconds');
+      if (u.kind === 'rate' && !isValidRating(u.rating)) {
+        throw new OpError('BAD_RATING', `rating ${String(u.rating)} is not allowed: use ${MIN_RATING} to ${MAX_RATING} in half steps (e.g. 3.5)`);
+      }
+      return;
+    case 'addMovie':
+      checkTitle(u.title);
+      checkGenres(u.genres);
+      return;
+    case 'forgetUser':
+      checkUser(u.userId);
+      return;
+    default:
+      throw new OpError('BAD_REQUEST', `unknown update kind ${JSON.stringify((u as { kind?: unknown }).kind)}`);
   }
 }
 
@@ -170,6 +344,29 @@ export interface OverlayRow {
   readonly timestamp: number;
   readonly order: number;
   readonly uid: UpdateId | '';
+}
+
+/** A movie added since load (by a forced addMovie), as a snapshot carries it. */
+export interface AddedMovieRow {
+  readonly movieId: MovieId;
+  readonly title: string;
+  readonly genres: readonly string[];
+  readonly order: number;
+  readonly uid: UpdateId | '';
+}
+
+/** A user tombstone (forgetUser): ratings of the user with a lower version are gone for good. */
+export interface ForgottenUserRow {
+  readonly userId: UserId;
+  readonly order: number;
+  readonly uid: UpdateId | '';
+}
+
+/** Everything written since load: what a snapshot transfers besides the core's log. */
+export interface Overlay {
+  readonly ratings: readonly OverlayRow[];
+  readonly movies: readonly AddedMovieRow[];
+  readonly forgotten: readonly ForgottenUserRow[];
 }
 
 /** Rounds an average to 2 decimals for display and comparison. */

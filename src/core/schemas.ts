@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { MAX_MOVIE_ID, MAX_USER_ID, type MovieId, type ReplicaId, type RequestId, type UpdateId, type UserId } from './ids.js';
-import { MAX_RATING, MIN_RATING, SEARCH_LIMIT_MAX } from './ops.js';
+import { MAX_GENRES, MAX_RATING, MIN_RATING, SEARCH_LIMIT_MAX } from './ops.js';
 import type { VTS } from './vts.js';
 
 const MAX_ENTRIES = 4096;
@@ -55,6 +55,9 @@ export const querySchema = z.discriminatedUnion('kind', [
 export const updateSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rate'), userId: userIdSchema, movieId: movieIdSchema, rating: z.number().finite(), timestamp }),
   z.object({ kind: z.literal('delete'), userId: userIdSchema, movieId: movieIdSchema, timestamp }),
+  // Title form and genre names are checked by the core (checkUpdateShape) for its precise BAD_TITLE / BAD_GENRE messages; here only sizes.
+  z.object({ kind: z.literal('addMovie'), title: z.string().max(300), genres: z.array(z.string().max(40)).max(MAX_GENRES) }),
+  z.object({ kind: z.literal('forgetUser'), userId: userIdSchema }),
 ]);
 
 export const RATING_RANGE = `${MIN_RATING} to ${MAX_RATING} in half steps`;
@@ -77,6 +80,27 @@ const overlayRowSchema = z.object({
   uid: z.string().max(160).transform((s) => s as UpdateId | ''),
 });
 
+const addedMovieRowSchema = z.object({
+  movieId: movieIdSchema,
+  title: z.string().max(300),
+  genres: z.array(z.string().max(40)).max(MAX_GENRES),
+  order: z.number().int(),
+  uid: z.string().max(160).transform((s) => s as UpdateId | ''),
+});
+
+const forgottenUserRowSchema = z.object({
+  userId: userIdSchema,
+  order: z.number().int(),
+  uid: z.string().max(160).transform((s) => s as UpdateId | ''),
+});
+
+/** A store's Overlay (src/core/ops.ts) as a snapshot carries it. */
+export const overlaySchema = z.object({
+  ratings: z.array(overlayRowSchema).max(10_000_000),
+  movies: z.array(addedMovieRowSchema).max(1_000_000),
+  forgotten: z.array(forgottenUserRowSchema).max(1_000_000),
+});
+
 export const coreSnapshotSchema = z.object({
   from: replicaIdSchema,
   valueTS: vtsSchema,
@@ -93,7 +117,7 @@ export const peerMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pull'), replicaTS: vtsSchema }),
   z.object({ type: z.literal('replicate'), record: logRecordSchema }),
   z.object({ type: z.literal('snapshotRequest') }),
-  z.object({ type: z.literal('snapshot'), snapshot: coreSnapshotSchema, overlay: z.array(overlayRowSchema).max(10_000_000).optional() }),
+  z.object({ type: z.literal('snapshot'), snapshot: coreSnapshotSchema, overlay: overlaySchema.optional() }),
 ]);
 
 export const statusSchema = z.enum(['ACTIVE', 'OVERLOADED', 'OFFLINE']);

@@ -33,6 +33,8 @@ class FakeSession implements SessionLike {
   }
 
   async update(op: Update): Promise<ClientReply> {
+    // The bench clients only rate and delete.
+    if (op.kind !== 'rate' && op.kind !== 'delete') throw new Error(`the fake service does not take ${op.kind}`);
     if (this.mode === 'fail-updates') {
       // Applied, but the reply is lost: the client cannot know.
       this.rows.set(`${op.userId}/${op.movieId}`, op.kind === 'rate' ? op.rating : null);

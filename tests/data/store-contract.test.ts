@@ -3,15 +3,18 @@
  * implementations, plus a check that they answer every query identically:
  * MemoryStore is the naive reference, SqliteStore the production store.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { movieId as mid, updateId, userId as uid, type MovieId, type UserId } from '../../src/core/ids.js';
-import { BASE_VERSION, OpError, type OverlayRow, type Query, type QueryResult, type Update, type Version } from '../../src/core/ops.js';
+import { BASE_VERSION, OpError, type Overlay, type OverlayRow, type Query, type QueryResult, type Update, type Version } from '../../src/core/ops.js';
+import { overlaySchema } from '../../src/core/schemas.js';
 import type { MovieStore } from '../../src/core/store.js';
+import { digestSortedRows } from '../../src/core/digest.js';
 import { buildDataFile, type DataRows } from '../../src/data/generate.js';
 import { Rng } from '../../src/data/rng.js';
 import { sqlJs } from '../../src/data/schema.js';
@@ -84,6 +87,7 @@ const makers: Record<string, () => Promise<MovieStore & { close?: () => void }>>
 // ---------------------------------------------------------------------------
 
 const v = (order: number, id = 'u'): Version => ({ order, uid: id });
+const EMPTY: Overlay = { ratings: [], movies: [], forgotten: [] };
 const rate = (userId: number, movieId: number, rating: number, timestamp = 1_600_000_000): Update => ({
   kind: 'rate',
   userId: uid(userId),
@@ -92,6 +96,10 @@ const rate = (userId: number, movieId: number, rating: number, timestamp = 1_600
   timestamp,
 });
 const del = (userId: number, movieId: number, timestamp = 1_600_000_000): Update => ({ kind: 'delete', userId: uid(userId), movieId: mid(movieId), timestamp });
+const addMovie = (title: string, genres: string[] = []): Update => ({ kind: 'addMovie', title, genres });
+const forget = (userId: number): Update => ({ kind: 'forgetUser', userId: uid(userId) });
+/** The highest movie id of the seed data: the first added movie gets the next one. */
+const TOP = Math.max(...MOVIES.map((m) => m.movieId));
 
 /** Every query worth asking of the seed data (and of the users and movies updates touch). */
 function allQueries(users: readonly number[] = [1, 2, 3, 4, 5, 6], movies: readonly number[] = MOVIES.map((m) => m.movieId)): Query[] {
@@ -188,7 +196,7 @@ for (const [name, make] of Object.entries(makers)) {
     s.apply(rate(1, 1, 2), v(1, '\uFF5E'));
     s.apply(rate(1, 1, 5), v(1, '\u{1F600}'));
     assert.is(ask(s, { kind: 'get', userId: uid(1), movieId: mid(1) }).rating, 2);
-    assert.equal(s.exportOverlay()[0]?.uid, '\uFF5E');
+    assert.equal(s.exportOverlay().ratings[0]?.uid, '\uFF5E');
   });
 
   t('a base rating loses to any update and beats nothing older than the base version', async () => {
@@ -196,7 +204,7 @@ for (const [name, make] of Object.entries(makers)) {
     s.apply(rate(1, 2, 1), BASE_VERSION); // the base row's own version: no change
     s.apply(rate(1, 2, 1), v(-2, 'z')); // older than the base: no change
     assert.is(ask(s, { kind: 'get', userId: uid(1), movieId: mid(2) }).rating, 3.5);
-    assert.equal(s.exportOverlay(), []);
+    assert.equal(s.exportOverlay(), EMPTY);
     s.apply(rate(1, 2, 1), v(0, ''));
     assert.is(ask(s, { kind: 'get', userId: uid(1), movieId: mid(2) }).rating, 1);
   });
@@ -208,7 +216,7 @@ for (const [name, make] of Object.entries(makers)) {
     s.apply(rate(1, 5, 4), v(10, 'w'));
     const got = s.query({ kind: 'get', userId: uid(1), movieId: mid(5) });
     assert.equal(got, { kind: 'get', userId: 1, movieId: 5, title: 'Heist, The (1999)', rating: null, timestamp: null });
-    assert.equal(s.exportOverlay(), [{ userId: 1, movieId: 5, rating: null, timestamp: 1_600_000_000, order: 10, uid: 'x' }]);
+    assert.equal(s.exportOverlay().ratings, [{ userId: 1, movieId: 5, rating: null, timestamp: 1_600_000_000, order: 10, uid: 'x' }]);
     assert.is(s.ratingCount(), RATINGS.length - 1);
     s.apply(rate(1, 5, 4), v(11, 'a')); // a newer rate does bring it back
     assert.is(ask(s, { kind: 'get', userId: uid(1), movieId: mid(5) }).rating, 4);
@@ -220,7 +228,7 @@ for (const [name, make] of Object.entries(makers)) {
     s.apply(del(6, 2), v(3, 'd'));
     s.apply(rate(6, 2, 5), v(2, 'r'));
     assert.is(ask(s, { kind: 'get', userId: uid(6), movieId: mid(2) }).rating, null);
-    assert.is(s.exportOverlay().length, 1);
+    assert.is(s.exportOverlay().ratings.length, 1);
     assert.is(s.ratingCount(), RATINGS.length);
   });
 
@@ -229,9 +237,9 @@ for (const [name, make] of Object.entries(makers)) {
     const before = s.digest();
     s.apply(rate(1, 404, 4), v(1));
     s.apply(del(3, 99), v(1)); // 99 has a base rating but is not a movie
-    s.importOverlay([{ userId: uid(1), movieId: mid(404), rating: 4, timestamp: 1, order: 1, uid: '' }]);
+    s.importOverlay({ ...EMPTY, ratings: [{ userId: uid(1), movieId: mid(404), rating: 4, timestamp: 1, order: 1, uid: '' }] });
     assert.is(s.digest(), before);
-    assert.equal(s.exportOverlay(), []);
+    assert.equal(s.exportOverlay(), EMPTY);
     assert.is(s.hasMovie(mid(404)), false);
     assert.is(s.hasMovie(mid(1)), true);
   });
@@ -305,7 +313,7 @@ for (const [name, make] of Object.entries(makers)) {
     s.apply(rate(1, 1, 5), v(2, 'b'));
     s.apply(del(2, 7), v(3, 'c'));
     s.apply(rate(1, 20, 1.5), v(4, 'd'));
-    const rows = s.exportOverlay();
+    const rows = s.exportOverlay().ratings;
     assert.equal(
       rows.map((r) => [r.userId, r.movieId]),
       [
@@ -316,14 +324,160 @@ for (const [name, make] of Object.entries(makers)) {
       ],
     );
     const copy = await fresh();
-    copy.importOverlay(rows);
+    copy.importOverlay({ ...EMPTY, ratings: rows });
     assert.is(copy.digest(), s.digest());
-    assert.equal(copy.exportOverlay(), rows);
+    assert.equal(copy.exportOverlay().ratings, rows);
     assert.is(copy.ratingCount(), s.ratingCount());
     // Importing the same rows again, or older ones, changes nothing.
-    copy.importOverlay(rows.map((r): OverlayRow => ({ ...r, rating: 0.5, order: r.order - 1 })));
-    copy.importOverlay(rows);
+    copy.importOverlay({ ...EMPTY, ratings: rows.map((r): OverlayRow => ({ ...r, rating: 0.5, order: r.order - 1 })) });
+    copy.importOverlay({ ...EMPTY, ratings: rows });
     assert.is(copy.digest(), s.digest());
+  });
+
+  t('an added movie gets the highest id + 1 and is found by every query', async () => {
+    const s = await fresh();
+    const out = s.apply(addMovie('  Night   of the  Comet (1984) ', ['sci-fi', 'COMEDY', 'Comedy']), v(1, 'add1'));
+    assert.equal(out, { kind: 'addMovie', movieId: TOP + 1, title: 'Night of the Comet (1984)', existed: false });
+    const id = mid(TOP + 1);
+    assert.ok(s.hasMovie(id));
+    assert.is(s.movieCount(), MOVIES.length + 1);
+    assert.equal(s.query({ kind: 'movie', movieId: id }), { kind: 'movie', movieId: id, title: 'Night of the Comet (1984)', genres: ['Comedy', 'Sci-Fi'], average: null, count: 0 });
+    const found = (words: string, genre?: string) => ask(s, { kind: 'search', words, genre, limit: 200 }).movies.map((m) => m.movieId);
+    assert.equal(found('COMET night'), [id]);
+    assert.ok(found('', 'sci-fi').includes(id));
+    assert.ok(found('', 'Comedy').includes(id));
+    assert.not.ok(found('', 'Drama').includes(id));
+    // Ratings of it work like ratings of any movie.
+    s.apply(rate(1, id, 4), v(2, 'r1'));
+    s.apply(rate(2, id, 2), v(2, 'r2'));
+    s.apply(del(2, id), v(3, 'd2'));
+    assert.equal(s.query({ kind: 'avg', movieId: id }), { kind: 'avg', movieId: id, title: 'Night of the Comet (1984)', average: 4, count: 1 });
+    assert.is(ask(s, { kind: 'get', userId: uid(1), movieId: id }).rating, 4);
+    assert.equal(ask(s, { kind: 'mine', userId: uid(1) }).ratings.at(-1), { movieId: id, title: 'Night of the Comet (1984)', rating: 4, timestamp: 1_600_000_000 });
+    // The next one counts from the added one; no genres is shown as none.
+    const next = s.apply(addMovie('Quiet Film (2001)'), v(4, 'add2'));
+    assert.equal(next, { kind: 'addMovie', movieId: TOP + 2, title: 'Quiet Film (2001)', existed: false });
+    assert.equal(ask(s, { kind: 'movie', movieId: mid(TOP + 2) }).genres, []);
+    assert.equal(s.exportOverlay().movies, [
+      { movieId: TOP + 1, title: 'Night of the Comet (1984)', genres: ['Comedy', 'Sci-Fi'], order: 1, uid: 'add1' },
+      { movieId: TOP + 2, title: 'Quiet Film (2001)', genres: [], order: 4, uid: 'add2' },
+    ]);
+  });
+
+  t('adding an existing title changes nothing and names the existing id', async () => {
+    const s = await fresh();
+    s.apply(rate(6, 2, 4), v(1));
+    const before = snapshot(s);
+    const out = s.apply(addMovie(' toy   STORY (1995)', ['Drama']), v(2, 'again'));
+    assert.equal(out, { kind: 'addMovie', movieId: 1, title: 'Toy Story (1995)', existed: true });
+    assert.equal(snapshot(s), before);
+    // An added title is an existing title too.
+    const added = s.apply(addMovie('New One (2020)'), v(3, 'n1'));
+    const again = s.apply(addMovie('NEW ONE (2020)', ['Action']), v(4, 'n2'));
+    assert.equal(again, { kind: 'addMovie', movieId: (added as { movieId: MovieId }).movieId, title: 'New One (2020)', existed: true });
+    assert.is(s.movieCount(), MOVIES.length + 1);
+    assert.is(s.exportOverlay().movies.length, 1);
+  });
+
+  t('forgetting a user removes every rating below its version, base rows included', async () => {
+    const s = await fresh();
+    // User 1 has base ratings of movies 1, 2 and 5.
+    s.apply(rate(1, 7, 4), v(3, 'a'));
+    s.apply(del(1, 20), v(2, 'b'));
+    s.apply(rate(1, 11, 2), v(8, 'c')); // above the forget: stays
+    s.apply(rate(2, 1, 5), v(4, 'd')); // another user: stays
+    const count = s.ratingCount();
+    const out = s.apply(forget(1), v(5, 'f'));
+    assert.equal(out, { kind: 'forgetUser', userId: 1, removed: 4 });
+    assert.is(s.ratingCount(), count - 4);
+    assert.equal(
+      ask(s, { kind: 'mine', userId: uid(1) }).ratings.map((r) => r.movieId),
+      [11],
+    );
+    assert.is(ask(s, { kind: 'get', userId: uid(2), movieId: mid(1) }).rating, 5);
+    const o = s.exportOverlay();
+    assert.equal(
+      o.ratings.map((r) => [r.userId, r.movieId]),
+      [
+        [1, 11],
+        [2, 1],
+      ],
+    );
+    assert.equal(o.forgotten, [{ userId: 1, order: 5, uid: 'f' }]);
+    // A rating of a movie the file does not list is a rating of the user too.
+    assert.equal(s.apply(forget(3), v(0, 'g')), { kind: 'forgetUser', userId: 3, removed: 4 });
+    assert.equal(ask(s, { kind: 'mine', userId: uid(3) }).ratings, []);
+    // Forgetting a user with nothing left removes nothing.
+    assert.equal(s.apply(forget(3), v(1, 'h')), { kind: 'forgetUser', userId: 3, removed: 0 });
+  });
+
+  t('a rating below a user tombstone arriving later is ignored; one above it is kept', async () => {
+    const s = await fresh();
+    s.apply(forget(2), v(5, 'f'));
+    const count = s.ratingCount();
+    s.apply(rate(2, 1, 5), v(4, 'old'));
+    s.apply(rate(2, 2, 5), v(5, 'e')); // same order, smaller uid: below
+    s.apply(del(2, 5), v(1, 'old-del'));
+    s.importOverlay({ ...EMPTY, ratings: [{ userId: uid(2), movieId: mid(7), rating: 3, timestamp: 1, order: 2, uid: '' }] });
+    assert.equal(ask(s, { kind: 'mine', userId: uid(2) }).ratings, []);
+    assert.equal(s.exportOverlay().ratings, []);
+    assert.is(s.ratingCount(), count);
+    s.apply(rate(2, 2, 4), v(6, 'new'));
+    assert.is(ask(s, { kind: 'get', userId: uid(2), movieId: mid(2) }).rating, 4);
+    // A lower tombstone changes nothing; a higher one takes the later rating too.
+    assert.equal(s.apply(forget(2), v(3, 'f0')), { kind: 'forgetUser', userId: 2, removed: 0 });
+    assert.equal(s.exportOverlay().forgotten, [{ userId: 2, order: 5, uid: 'f' }]);
+    assert.is(ask(s, { kind: 'get', userId: uid(2), movieId: mid(2) }).rating, 4);
+    assert.equal(s.apply(forget(2), v(7, 'f2')), { kind: 'forgetUser', userId: 2, removed: 1 });
+    assert.equal(s.exportOverlay().forgotten, [{ userId: 2, order: 7, uid: 'f2' }]);
+    s.apply(rate(2, 2, 4), v(6, 'zz'));
+    assert.is(ask(s, { kind: 'get', userId: uid(2), movieId: mid(2) }).rating, null);
+  });
+
+  t('a store importing a peer\'s overlay equals the peer (movies and tombstones too)', async () => {
+    const peer = await fresh();
+    peer.apply(addMovie('Alpha (2010)', ['Drama']), v(1, 'm1'));
+    peer.apply(addMovie('Beta (2011)', []), v(2, 'm2'));
+    peer.apply(rate(1, TOP + 1, 4.5), v(3, 'r1'));
+    peer.apply(rate(4, TOP + 2, 3), v(3, 'r2'));
+    peer.apply(forget(4), v(4, 'f4'));
+    peer.apply(rate(4, 1, 2), v(5, 'r3'));
+    peer.apply(forget(6), v(4, 'f6')); // a user with no ratings: only the tombstone
+    const overlay = peer.exportOverlay();
+    const users = [1, 2, 3, 4, 5, 6];
+    const movies = [...MOVIES.map((m) => m.movieId), TOP + 1, TOP + 2];
+    const state = (s: MovieStore) => ({ answers: allQueries(users, movies).map((q) => answer(s, q)), overlay: s.exportOverlay(), digest: s.digest(), ratings: s.ratingCount(), movies: s.movieCount() });
+    const copy = await fresh();
+    copy.importOverlay(overlay);
+    assert.equal(state(copy), state(peer));
+    // Again (idempotent), and through the wire schema as JSON.
+    copy.importOverlay(overlay);
+    assert.equal(state(copy), state(peer));
+    const wired = await fresh();
+    wired.importOverlay(overlaySchema.parse(JSON.parse(JSON.stringify(overlay))));
+    assert.equal(state(wired), state(peer));
+    // A store that already holds an older rating of the forgotten user loses it to the tombstone.
+    const behind = await fresh();
+    behind.apply(rate(4, 2, 1), v(2, 'early'));
+    behind.importOverlay(overlay);
+    assert.equal(state(behind), state(peer));
+  });
+
+  t('the digest of an untouched store is unchanged', async () => {
+    const s = await fresh();
+    const rows = (extra: SeedRating[]) =>
+      [...RATINGS.filter((r) => !extra.some((e) => e.userId === r.userId && e.movieId === r.movieId)), ...extra].sort((a, b) => a.userId - b.userId || a.movieId - b.movieId);
+    // The definition in src/core/digest.ts, on the live ratings alone.
+    assert.is(s.digest(), digestSortedRows(rows([])));
+    s.apply(rate(1, 1, 2.5, 7), v(1));
+    assert.is(s.digest(), digestSortedRows(rows([{ userId: 1, movieId: 1, rating: 2.5, timestamp: 7 }])));
+    // Added movies and user tombstones are part of the value: they change it.
+    const ratingsOnly = s.digest();
+    s.apply(addMovie('Gamma (2012)'), v(2));
+    const withMovie = s.digest();
+    assert.is.not(withMovie, ratingsOnly);
+    s.apply(forget(6), v(3)); // user 6 has no ratings: only the tombstone differs
+    assert.is.not(s.digest(), withMovie);
   });
 
   t.run();
@@ -365,6 +519,22 @@ cross('a database with untyped columns and text ids answers exactly like a typed
   assert.equal(snapshot(legacy, [1, 3, 7]), snapshot(mem, [1, 3, 7]));
 });
 
+cross('the digest of an untouched store is unchanged: on data/data.sqlite it is the plain ratings digest', async () => {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../data/data.sqlite');
+  const SQL = await sqlJs();
+  const db = new SQL.Database(readFileSync(file));
+  const rows = (db.exec('SELECT userId, movieId, rating, timestamp FROM ratings ORDER BY userId, movieId')[0]?.values ?? []).map(([u, m, r, t]) => ({
+    userId: Number(u),
+    movieId: Number(m),
+    rating: Number(r),
+    timestamp: Number(t),
+  }));
+  db.close();
+  const s = await loadSqliteStore(file);
+  opened.push(s);
+  assert.is(s.digest(), digestSortedRows(rows));
+});
+
 cross('opening a data file never writes into the caller\'s buffer', async () => {
   const bytes = Buffer.from(await typedBytes());
   const copy = Buffer.from(bytes);
@@ -378,34 +548,57 @@ cross('opening a data file never writes into the caller\'s buffer', async () => 
 // Random updates: small id ranges so rows collide; versions from a small set
 // so equal orders and uid ties happen; uids whose UTF-16 and UTF-8 orders
 // differ ('\u{1F600}' < '\uFF5E' in JavaScript, not in SQLite's byte order).
+// Added movies: titles that collide with each other and with a seed title;
+// ratings of the ids they get; forgets of users with and without ratings.
 const UIDS = ['', 'a', 'b', 'ab', '\uFF5E', '\u{1F600}', 'é'];
-const arbUpdate = fc.record({
-  kind: fc.constantFrom('rate' as const, 'delete' as const),
-  userId: fc.integer({ min: 1, max: 4 }),
-  movieId: fc.constantFrom(1, 2, 5, 11, 20, 99, 404),
-  rating: fc.integer({ min: 1, max: 10 }).map((n) => n / 2),
-  timestamp: fc.integer({ min: 0, max: 2_000_000_000 }),
-  order: fc.integer({ min: -2, max: 3 }),
-  uid: fc.constantFrom(...UIDS),
-});
+const version = { order: fc.integer({ min: -2, max: 3 }), uid: fc.constantFrom(...UIDS) };
+const arbUpdate = fc.oneof(
+  { weight: 6, arbitrary: fc.record({
+    kind: fc.constantFrom('rate' as const, 'delete' as const),
+    userId: fc.integer({ min: 1, max: 4 }),
+    movieId: fc.constantFrom(1, 2, 5, 11, 20, 99, 404, TOP + 1, TOP + 2),
+    rating: fc.integer({ min: 1, max: 10 }).map((n) => n / 2),
+    timestamp: fc.integer({ min: 0, max: 2_000_000_000 }),
+    ...version,
+  }) },
+  { weight: 1, arbitrary: fc.record({
+    kind: fc.constant('addMovie' as const),
+    title: fc.constantFrom('Alpha (2010)', ' ALPHA  (2010)', 'Beta (2011)', 'Toy Story (1995)', 'Gamma (2012)'),
+    genres: fc.subarray(['Drama', 'comedy', 'IMAX', 'drama', '(no genres listed)']),
+    ...version,
+  }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('forgetUser' as const), userId: fc.integer({ min: 1, max: 5 }), ...version }) },
+);
 type Op = typeof arbUpdate extends fc.Arbitrary<infer T> ? T : never;
-const toUpdate = (o: Op): Update =>
-  o.kind === 'rate'
-    ? { kind: 'rate', userId: uid(o.userId) as UserId, movieId: mid(o.movieId) as MovieId, rating: o.rating, timestamp: o.timestamp }
-    : { kind: 'delete', userId: uid(o.userId) as UserId, movieId: mid(o.movieId) as MovieId, timestamp: o.timestamp };
+const toUpdate = (o: Op): Update => {
+  switch (o.kind) {
+    case 'rate':
+      return { kind: 'rate', userId: uid(o.userId), movieId: mid(o.movieId), rating: o.rating, timestamp: o.timestamp };
+    case 'delete':
+      return { kind: 'delete', userId: uid(o.userId), movieId: mid(o.movieId), timestamp: o.timestamp };
+    case 'addMovie':
+      return { kind: 'addMovie', title: o.title, genres: o.genres };
+    case 'forgetUser':
+      return { kind: 'forgetUser', userId: uid(o.userId) };
+  }
+};
+const versionOf = (o: Op): Version => ({ order: o.order, uid: updateId(o.uid) });
+const PROPERTY_MOVIES = [...MOVIES.map((m) => m.movieId), TOP + 1, TOP + 2, TOP + 3];
+const state = (s: MovieStore) => ({
+  answers: allQueries([1, 2, 3, 4, 5], PROPERTY_MOVIES).map((q) => answer(s, q)),
+  overlay: s.exportOverlay(),
+  digest: s.digest(),
+  ratings: s.ratingCount(),
+  movies: s.movieCount(),
+});
 
 cross('property: any sequence of updates leaves both stores with equal digests, overlays and answers', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(arbUpdate, { maxLength: 40 }), async (ops) => {
       const mem = new MemoryStore(MOVIES, RATINGS);
       const sql = await openSqlite();
-      for (const o of ops) {
-        mem.apply(toUpdate(o), { order: o.order, uid: updateId(o.uid) });
-        sql.apply(toUpdate(o), { order: o.order, uid: updateId(o.uid) });
-      }
-      assert.is(sql.digest(), mem.digest());
-      assert.equal(sql.exportOverlay(), mem.exportOverlay());
-      assert.equal(snapshot(sql, [1, 2, 3, 4]), snapshot(mem, [1, 2, 3, 4]));
+      for (const o of ops) assert.equal(sql.apply(toUpdate(o), versionOf(o)), mem.apply(toUpdate(o), versionOf(o)));
+      assert.equal(state(sql), state(mem));
       sql.close();
       opened.pop();
     }),
@@ -413,31 +606,67 @@ cross('property: any sequence of updates leaves both stores with equal digests, 
   );
 });
 
-cross('property: the same updates applied in a shuffled order give the same digest', async () => {
+/**
+ * A random order of `ops` that the service could deliver: forced updates
+ * (addMovie) keep their relative order, as every replica applies them in log
+ * order, and a rating of an added movie comes after the add that gave the id
+ * (a client can only name it once it has seen it). Ratings and forgets
+ * otherwise go anywhere.
+ */
+function deliverableOrder(ops: readonly Op[], seed: number): Op[] {
+  const ref = new MemoryStore(MOVIES, RATINGS);
+  const addOf = new Map<number, Op>();
+  const adds = ops.filter((o) => o.kind === 'addMovie');
+  for (const o of adds) {
+    const out = ref.apply(toUpdate(o), versionOf(o));
+    if (out?.kind === 'addMovie' && !out.existed) addOf.set(out.movieId, o);
+  }
+  const rng = new Rng(seed);
+  const placed = new Set<Op>();
+  const out: Op[] = [];
+  const ready = (o: Op) => {
+    if (o.kind === 'addMovie') return adds.slice(0, adds.indexOf(o)).every((a) => placed.has(a));
+    if (o.kind === 'forgetUser') return true;
+    const add = addOf.get(o.movieId);
+    return add === undefined || placed.has(add);
+  };
+  while (out.length < ops.length) {
+    const choices = ops.filter((o) => !placed.has(o) && ready(o));
+    const next = rng.pick(choices);
+    placed.add(next);
+    out.push(next);
+  }
+  return out;
+}
+
+cross('property: any order of the same updates (ratings, adds, forgets) gives the same digest', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(arbUpdate, { maxLength: 40 }), fc.integer(), async (ops, seed) => {
       // One update per version, as in the service (both copies of an update carry the same version).
       const byVersion = new Map<string, Op>();
       for (const o of ops) if (!byVersion.has(`${o.order}/${o.uid}`)) byVersion.set(`${o.order}/${o.uid}`, o);
+      // The reference order: every add first (in order), then the rest as generated.
       const unique = [...byVersion.values()];
-      const shuffled = new Rng(seed).shuffle(unique.slice());
+      const reference = [...unique.filter((o) => o.kind === 'addMovie'), ...unique.filter((o) => o.kind !== 'addMovie')];
+      const shuffled = deliverableOrder(unique, seed);
       const a = await openSqlite();
       const b = await openSqlite();
       const m = new MemoryStore(MOVIES, RATINGS);
-      for (const o of unique) a.apply(toUpdate(o), { order: o.order, uid: o.uid });
-      for (const o of shuffled) b.apply(toUpdate(o), { order: o.order, uid: o.uid });
-      for (const o of shuffled) m.apply(toUpdate(o), { order: o.order, uid: o.uid });
+      for (const o of reference) a.apply(toUpdate(o), versionOf(o));
+      for (const o of shuffled) b.apply(toUpdate(o), versionOf(o));
+      for (const o of shuffled) m.apply(toUpdate(o), versionOf(o));
       assert.is(b.digest(), a.digest());
       assert.is(m.digest(), a.digest());
       assert.equal(b.exportOverlay(), a.exportOverlay());
+      assert.equal(m.exportOverlay(), a.exportOverlay());
       // And a fresh store importing the overlay reaches the same table.
       const c = await openSqlite();
       c.importOverlay(a.exportOverlay());
-      assert.is(c.digest(), a.digest());
+      assert.equal(state(c), state(a));
       for (const s of [a, b, c]) s.close();
       opened.splice(-3);
     }),
-    { numRuns: 100 },
+    { numRuns: 200 },
   );
 });
 

@@ -1,16 +1,25 @@
 /**
  * A MovieStore held in plain maps: used by the simulator and unit tests, and
- * as the naive reference the sql.js store is checked against.
+ * as the naive reference the sql.js store is checked against. Every operation
+ * here is the obvious scan; the sql.js store must give the same answers.
  */
+import { createHash } from 'node:crypto';
 import { digestSortedRows } from '../../core/digest.js';
 import type { MovieId, UpdateId, UserId } from '../../core/ids.js';
 import {
   BASE_VERSION,
+  canonicalUpdate,
   compareVersions,
+  NO_GENRES_LISTED,
   OpError,
   round2,
   SEARCH_LIMIT_DEFAULT,
+  titleKey,
+  type AddedMovieRow,
+  type ApplyOutcome,
+  type ForgottenUserRow,
   type MovieSummary,
+  type Overlay,
   type OverlayRow,
   type Query,
   type QueryResult,
@@ -40,10 +49,34 @@ interface Row {
 
 const key = (u: number, m: number) => `${u}:${m}`;
 
+/** Genres as queries show them: the no-genres marker is the empty list. */
+export function shownGenres(genres: readonly string[]): string[] {
+  return genres.filter((g) => g !== NO_GENRES_LISTED && g !== '');
+}
+
+/**
+ * The store digest: exactly `digestSortedRows(live ratings)` while no movie
+ * was added and no user forgotten (so digests of untouched stores stay what
+ * they always were), otherwise that digest folded with one line per added
+ * movie (by id) and per user tombstone (by user). Both stores call this.
+ */
+export function storeDigest(ratingsDigest: string, movies: readonly AddedMovieRow[], forgotten: readonly ForgottenUserRow[]): string {
+  if (movies.length === 0 && forgotten.length === 0) return ratingsDigest;
+  const h = createHash('sha256');
+  h.update(`ratings ${ratingsDigest}\n`);
+  for (const m of movies) h.update(`movie ${m.movieId} ${JSON.stringify(m.title)} ${JSON.stringify(shownGenres(m.genres))}\n`);
+  for (const f of forgotten) h.update(`forgotten ${f.userId} ${f.order} ${JSON.stringify(f.uid)}\n`);
+  return h.digest('hex').slice(0, 16);
+}
+
 export class MemoryStore implements MovieStore {
   private readonly movies = new Map<number, SeedMovie>();
   /** (user:movie) → row; tombstones have rating null. */
   private readonly rows = new Map<string, Row & { userId: number; movieId: number }>();
+  /** Movies added since load, with the version of the addMovie that added them. */
+  private readonly added = new Map<number, Version>();
+  /** User tombstones: the highest forgetUser version per user. */
+  private readonly forgotten = new Map<number, Version>();
 
   constructor(movies: readonly SeedMovie[], ratings: readonly SeedRating[]) {
     for (const m of movies) this.movies.set(m.movieId, m);
@@ -124,20 +157,55 @@ export class MemoryStore implements MovieStore {
     }
   }
 
-  apply(u: Update, version: Version): void {
-    if (!this.movies.has(u.movieId)) return;
-    this.write(u.userId, u.movieId, u.kind === 'rate' ? u.rating : null, u.timestamp, version);
+  apply(u: Update, version: Version): ApplyOutcome | undefined {
+    switch (u.kind) {
+      case 'rate':
+      case 'delete':
+        if (this.movies.has(u.movieId)) this.write(u.userId, u.movieId, u.kind === 'rate' ? u.rating : null, u.timestamp, version);
+        return undefined;
+      case 'addMovie': {
+        const c = canonicalUpdate(u) as Extract<Update, { kind: 'addMovie' }>;
+        const k = titleKey(c.title);
+        const same = [...this.movies.values()].filter((m) => titleKey(m.title) === k).sort((a, b) => a.movieId - b.movieId)[0];
+        if (same) return { kind: 'addMovie', movieId: same.movieId as MovieId, title: same.title, existed: true };
+        const id = Math.max(0, ...this.movies.keys()) + 1;
+        this.addMovie(id, c.title, c.genres, version);
+        return { kind: 'addMovie', movieId: id as MovieId, title: c.title, existed: false };
+      }
+      case 'forgetUser':
+        return { kind: 'forgetUser', userId: u.userId, removed: this.forget(u.userId, version) };
+    }
+  }
+
+  private addMovie(movieId: number, title: string, genres: readonly string[], version: Version): void {
+    this.movies.set(movieId, { movieId, title, genres: shownGenres(genres) });
+    this.added.set(movieId, version);
+  }
+
+  /** Sets the user's tombstone (keeping the highest) and removes every row of the user not above it; returns the live ratings removed. */
+  private forget(userId: number, version: Version): number {
+    const cur = this.forgotten.get(userId);
+    if (!cur || compareVersions(version, cur) > 0) this.forgotten.set(userId, version);
+    let removed = 0;
+    for (const [k, r] of this.rows) {
+      if (r.userId !== userId || compareVersions(r.version, version) > 0) continue;
+      this.rows.delete(k);
+      if (r.rating !== null) removed++;
+    }
+    return removed;
   }
 
   private write(userId: number, movieId: number, rating: number | null, timestamp: number, version: Version): void {
+    const t = this.forgotten.get(userId);
+    if (t && compareVersions(version, t) <= 0) return;
     const k = key(userId, movieId);
     const cur = this.rows.get(k);
     if (cur && compareVersions(version, cur.version) <= 0) return;
     this.rows.set(k, { userId, movieId, rating, timestamp, version, overlay: true });
   }
 
-  exportOverlay(): OverlayRow[] {
-    return [...this.rows.values()]
+  exportOverlay(): Overlay {
+    const ratings: OverlayRow[] = [...this.rows.values()]
       .filter((r) => r.overlay)
       .sort((a, b) => a.userId - b.userId || a.movieId - b.movieId)
       .map((r) => ({
@@ -148,10 +216,31 @@ export class MemoryStore implements MovieStore {
         order: r.version.order,
         uid: r.version.uid as UpdateId | '',
       }));
+    return { ratings, movies: this.addedRows(), forgotten: this.forgottenRows() };
   }
 
-  importOverlay(rows: readonly OverlayRow[]): void {
-    for (const r of rows) {
+  private addedRows(): AddedMovieRow[] {
+    return [...this.added.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([id, ver]) => {
+        const m = this.movies.get(id)!;
+        return { movieId: id as MovieId, title: m.title, genres: m.genres, order: ver.order, uid: ver.uid as UpdateId | '' };
+      });
+  }
+
+  private forgottenRows(): ForgottenUserRow[] {
+    return [...this.forgotten.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([user, ver]) => ({ userId: user as UserId, order: ver.order, uid: ver.uid as UpdateId | '' }));
+  }
+
+  /** Movies first (their ids are explicit; one already present is kept), then user tombstones, then rating rows: all last-writer-wins. */
+  importOverlay(o: Overlay): void {
+    for (const m of o.movies) {
+      if (!this.movies.has(m.movieId)) this.addMovie(m.movieId, m.title, m.genres, { order: m.order, uid: m.uid });
+    }
+    for (const f of o.forgotten) this.forget(f.userId, { order: f.order, uid: f.uid });
+    for (const r of o.ratings) {
       if (!this.movies.has(r.movieId)) continue;
       this.write(r.userId, r.movieId, r.rating, r.timestamp, { order: r.order, uid: r.uid });
     }
@@ -162,7 +251,7 @@ export class MemoryStore implements MovieStore {
       .filter((r) => r.rating !== null)
       .sort((a, b) => a.userId - b.userId || a.movieId - b.movieId)
       .map((r) => ({ userId: r.userId, movieId: r.movieId, rating: r.rating as number, timestamp: r.timestamp }));
-    return digestSortedRows(live);
+    return storeDigest(digestSortedRows(live), this.addedRows(), this.forgottenRows());
   }
 
   ratingCount(): number {

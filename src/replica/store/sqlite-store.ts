@@ -13,6 +13,13 @@
  *   JavaScript's `toLowerCase()` does (SQLite's lower() for all-ASCII rows,
  *   where the two agree; JavaScript for the rest), so search matches what
  *   MemoryStore matches.
+ * - temp.added_movies: the version of each movie added since load (by
+ *   addMovie or a snapshot); the movie itself is inserted into main.movies
+ *   and temp.movie_text like a movie of the file, so every query sees it.
+ * - temp.forgotten: user tombstones (forgetUser), the highest version per
+ *   user. Rows of a forgotten user not above it are deleted from ratings and
+ *   overlay alike, and writes not above it are ignored; `tombstones` mirrors
+ *   the table in a Map so a normal write pays one Map lookup.
  * TEMP tables live only in this process: the file never holds replica state.
  *
  * Versions are compared in JavaScript (compareVersions), not in SQL: SQLite
@@ -29,7 +36,13 @@ import {
   OpError,
   round2,
   SEARCH_LIMIT_DEFAULT,
+  canonicalUpdate,
+  titleKey,
+  type AddedMovieRow,
+  type ApplyOutcome,
+  type ForgottenUserRow,
   type MovieSummary,
+  type Overlay,
   type OverlayRow,
   type Query,
   type QueryResult,
@@ -38,8 +51,8 @@ import {
   type Version,
 } from '../../core/ops.js';
 import type { MovieStore } from '../../core/store.js';
-import { createIndexes, MOVIES_COLUMNS, NO_GENRES, parseGenres, RATINGS_COLUMNS, sqlJs } from '../../data/schema.js';
-import type { SeedMovie, SeedRating } from './memory-store.js';
+import { createIndexes, formatGenres, MOVIES_COLUMNS, NO_GENRES, parseGenres, RATINGS_COLUMNS, sqlJs } from '../../data/schema.js';
+import { shownGenres, storeDigest, type SeedMovie, type SeedRating } from './memory-store.js';
 
 export { sqlJs } from '../../data/schema.js';
 
@@ -198,6 +211,16 @@ CREATE TEMP TABLE movie_text (
   title_lc  TEXT NOT NULL,     -- title.toLowerCase()
   genres_lc TEXT NOT NULL      -- '|' + lower-cased genres joined by '|' + '|'
 );
+CREATE TEMP TABLE added_movies (
+  movieId   INTEGER PRIMARY KEY,
+  ord       INTEGER NOT NULL,
+  uid       TEXT    NOT NULL
+);
+CREATE TEMP TABLE forgotten (
+  userId    INTEGER PRIMARY KEY,
+  ord       INTEGER NOT NULL,
+  uid       TEXT    NOT NULL
+);
 `;
 
 /** Lower-cased genres as matched by search: '|action|comedy|', '||' for none. */
@@ -264,11 +287,26 @@ export class SqliteStore implements MovieStore {
     ratingDelete: Statement;
     overlayAll: Statement;
     digest: Statement;
+    maxMovieId: Statement;
+    moviePut: Statement;
+    movieTextPut: Statement;
+    addedPut: Statement;
+    addedAll: Statement;
+    forgottenPut: Statement;
+    liveBelowOfUserDelete: Statement;
+    overlayBelowOfUserDelete: Statement;
+    overlayOfUserAtOrder: Statement;
+    overlayDelete: Statement;
+    baseRowsOfUserDelete: Statement;
   };
   /** Search statements by shape (number of words, genre or not); the text never enters the SQL. */
   private readonly searchStatements = new Map<string, { count: Statement; page: Statement }>();
   private liveCount: number;
-  private readonly movieTotal: number;
+  private movieTotal: number;
+  /** temp.forgotten as a Map: the check every write makes. */
+  private tombstones = new Map<number, Version>();
+  /** titleKey → lowest movie id with that title; built on the first addMovie (load does not pay for it). */
+  private titles: Map<string, number> | undefined;
   private closed = false;
 
   /**
@@ -291,9 +329,36 @@ export class SqliteStore implements MovieStore {
       ratingDelete: db.prepare('DELETE FROM main.ratings WHERE userId = ? AND movieId = ?'),
       overlayAll: db.prepare('SELECT userId, movieId, rating, timestamp, ord, uid FROM temp.overlay ORDER BY userId, movieId'),
       digest: db.prepare('SELECT userId, movieId, rating, timestamp FROM main.ratings ORDER BY userId, movieId'),
+      maxMovieId: db.prepare('SELECT max(movieId) FROM main.movies'),
+      moviePut: db.prepare('INSERT INTO main.movies (movieId, title, genres) VALUES (?, ?, ?)'),
+      movieTextPut: db.prepare('INSERT INTO temp.movie_text (movieId, title, genres, title_lc, genres_lc) VALUES (?, ?, ?, ?, ?)'),
+      addedPut: db.prepare('INSERT INTO temp.added_movies (movieId, ord, uid) VALUES (?, ?, ?)'),
+      addedAll: db.prepare(
+        'SELECT a.movieId, m.title, m.genres, a.ord, a.uid FROM temp.added_movies a JOIN main.movies m ON m.movieId = a.movieId ORDER BY a.movieId',
+      ),
+      forgottenPut: db.prepare('INSERT OR REPLACE INTO temp.forgotten (userId, ord, uid) VALUES (?, ?, ?)'),
+      // All by the (userId, movieId) keys: a forget reads only the user's rows.
+      liveBelowOfUserDelete: db.prepare(
+        'DELETE FROM main.ratings WHERE userId = ? AND movieId IN (SELECT movieId FROM temp.overlay WHERE userId = ? AND ord < ? AND rating IS NOT NULL)',
+      ),
+      overlayBelowOfUserDelete: db.prepare('DELETE FROM temp.overlay WHERE userId = ? AND ord < ?'),
+      overlayOfUserAtOrder: db.prepare('SELECT movieId, rating, uid FROM temp.overlay WHERE userId = ? AND ord = ?'),
+      overlayDelete: db.prepare('DELETE FROM temp.overlay WHERE userId = ? AND movieId = ?'),
+      baseRowsOfUserDelete: db.prepare(
+        'DELETE FROM main.ratings WHERE userId = ? AND NOT EXISTS (SELECT 1 FROM temp.overlay o WHERE o.userId = main.ratings.userId AND o.movieId = main.ratings.movieId)',
+      ),
     };
-    this.liveCount = Number(db.exec('SELECT count(*) FROM main.ratings')[0]?.values[0]?.[0] ?? 0);
-    this.movieTotal = Number(db.exec('SELECT count(*) FROM main.movies')[0]?.values[0]?.[0] ?? 0);
+    this.liveCount = 0;
+    this.movieTotal = 0;
+    this.recount();
+  }
+
+  /** Reads the counters and the tombstone Map back from the tables (at start, and after a rolled-back import). */
+  private recount(): void {
+    this.liveCount = Number(this.db.exec('SELECT count(*) FROM main.ratings')[0]?.values[0]?.[0] ?? 0);
+    this.movieTotal = Number(this.db.exec('SELECT count(*) FROM main.movies')[0]?.values[0]?.[0] ?? 0);
+    this.tombstones = new Map((this.db.exec('SELECT userId, ord, uid FROM temp.forgotten')[0]?.values ?? []).map((r) => [r[0] as number, { order: r[1] as number, uid: String(r[2]) }]));
+    this.titles = undefined;
   }
 
   hasMovie(id: MovieId): boolean {
@@ -386,13 +451,86 @@ export class SqliteStore implements MovieStore {
     return { kind: 'search', movies, total };
   }
 
-  apply(u: Update, version: Version): void {
-    if (!this.hasMovie(u.movieId)) return;
-    this.write(u.userId, u.movieId, u.kind === 'rate' ? u.rating : null, u.timestamp, version);
+  apply(u: Update, version: Version): ApplyOutcome | undefined {
+    switch (u.kind) {
+      case 'rate':
+      case 'delete':
+        if (this.hasMovie(u.movieId)) this.write(u.userId, u.movieId, u.kind === 'rate' ? u.rating : null, u.timestamp, version);
+        return undefined;
+      case 'addMovie': {
+        const c = canonicalUpdate(u) as Extract<Update, { kind: 'addMovie' }>;
+        const same = this.titleIndex().get(titleKey(c.title));
+        if (same !== undefined) return { kind: 'addMovie', movieId: same as MovieId, title: this.movieOrThrow(same as MovieId).title, existed: true };
+        const id = Number(first(this.s.maxMovieId, [])?.[0] ?? 0) + 1;
+        this.addMovie(id, c.title, c.genres, version);
+        return { kind: 'addMovie', movieId: id as MovieId, title: c.title, existed: false };
+      }
+      case 'forgetUser':
+        return { kind: 'forgetUser', userId: u.userId, removed: this.forget(u.userId, version) };
+    }
+  }
+
+  private titleIndex(): Map<string, number> {
+    if (!this.titles) {
+      const titles = new Map<string, number>();
+      for (const [id, title] of this.db.exec('SELECT movieId, title FROM main.movies ORDER BY movieId DESC')[0]?.values ?? []) {
+        titles.set(titleKey(String(title)), id as number); // descending: the lowest id is set last and wins
+      }
+      this.titles = titles;
+    }
+    return this.titles;
+  }
+
+  /** Inserts a movie everywhere a movie of the file is read from, and remembers its version. */
+  private addMovie(movieId: number, title: string, genres: readonly string[], version: Version): void {
+    const column = formatGenres(shownGenres(genres));
+    run(this.s.moviePut, [movieId, title, column]);
+    run(this.s.movieTextPut, [movieId, title, column, title.toLowerCase(), genresKey(column)]);
+    run(this.s.addedPut, [movieId, version.order, version.uid]);
+    this.movieTotal++;
+    const k = titleKey(title);
+    const same = this.titles?.get(k);
+    if (this.titles && (same === undefined || movieId < same)) this.titles.set(k, movieId);
+  }
+
+  /**
+   * Sets the user's tombstone (keeping the highest) and deletes every row of
+   * the user not above `version`: overlay rows by their version, base rows
+   * (no overlay row) at BASE_VERSION. Reads only the user's rows, by key.
+   * Returns the number of live ratings removed.
+   */
+  private forget(userId: number, version: Version): number {
+    const cur = this.tombstones.get(userId);
+    if (!cur || compareVersions(version, cur) > 0) {
+      run(this.s.forgottenPut, [userId, version.order, version.uid]);
+      this.tombstones.set(userId, version);
+    }
+    // Rows of a lower order are below whatever their uid: deleted in SQL
+    // (a live overlay row is a row of ratings). Rows of the same order are
+    // compared in JavaScript, as uids must be (see the top of this file).
+    run(this.s.liveBelowOfUserDelete, [userId, userId, version.order]);
+    let removed = this.db.getRowsModified();
+    run(this.s.overlayBelowOfUserDelete, [userId, version.order]);
+    for (const [movieId, rating, uid] of all(this.s.overlayOfUserAtOrder, [userId, version.order])) {
+      if (compareVersions({ order: version.order, uid: String(uid) }, version) > 0) continue;
+      run(this.s.overlayDelete, [userId, movieId as number]);
+      if (rating !== null) {
+        run(this.s.ratingDelete, [userId, movieId as number]);
+        removed++;
+      }
+    }
+    if (compareVersions(BASE_VERSION, version) <= 0) {
+      run(this.s.baseRowsOfUserDelete, [userId]);
+      removed += this.db.getRowsModified();
+    }
+    this.liveCount -= removed;
+    return removed;
   }
 
   /** Last-writer-wins write of one row (rating null = delete). */
   private write(userId: number, movieId: number, rating: number | null, timestamp: number, version: Version): void {
+    const t = this.tombstones.get(userId);
+    if (t && compareVersions(version, t) <= 0) return;
     const cur = first(this.s.overlayGet, [userId, movieId]);
     let live: boolean;
     let curVersion: Version | undefined;
@@ -414,8 +552,8 @@ export class SqliteStore implements MovieStore {
     }
   }
 
-  exportOverlay(): OverlayRow[] {
-    return all(this.s.overlayAll, []).map((r) => ({
+  exportOverlay(): Overlay {
+    const ratings: OverlayRow[] = all(this.s.overlayAll, []).map((r) => ({
       userId: r[0] as UserId,
       movieId: r[1] as MovieId,
       rating: r[2] as number | null,
@@ -423,25 +561,48 @@ export class SqliteStore implements MovieStore {
       order: r[4] as number,
       uid: String(r[5]) as UpdateId | '',
     }));
+    return { ratings, movies: this.addedRows(), forgotten: this.forgottenRows() };
   }
 
-  importOverlay(rows: readonly OverlayRow[]): void {
+  private addedRows(): AddedMovieRow[] {
+    return all(this.s.addedAll, []).map((r) => ({
+      movieId: r[0] as MovieId,
+      title: String(r[1]),
+      genres: parseGenres(String(r[2])),
+      order: r[3] as number,
+      uid: String(r[4]) as UpdateId | '',
+    }));
+  }
+
+  /** From the Map (sorted here): the table holds the same rows. */
+  private forgottenRows(): ForgottenUserRow[] {
+    return [...this.tombstones.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([user, ver]) => ({ userId: user as UserId, order: ver.order, uid: ver.uid as UpdateId | '' }));
+  }
+
+  /** Movies first (their ids are explicit; one already present is kept), then user tombstones, then rating rows: all last-writer-wins. */
+  importOverlay(o: Overlay): void {
     this.db.run('BEGIN');
     try {
-      for (const r of rows) {
+      for (const m of o.movies) {
+        if (!this.hasMovie(m.movieId)) this.addMovie(m.movieId, m.title, m.genres, { order: m.order, uid: m.uid });
+      }
+      for (const f of o.forgotten) this.forget(f.userId, { order: f.order, uid: f.uid });
+      for (const r of o.ratings) {
         if (!this.hasMovie(r.movieId)) continue;
         this.write(r.userId, r.movieId, r.rating, r.timestamp, { order: r.order, uid: r.uid });
       }
       this.db.run('COMMIT');
     } catch (err) {
       this.db.run('ROLLBACK');
-      this.liveCount = Number(this.db.exec('SELECT count(*) FROM main.ratings')[0]?.values[0]?.[0] ?? 0);
+      this.recount();
       throw err;
     }
   }
 
   digest(): string {
-    return digestSortedRows(this.liveRows());
+    return storeDigest(digestSortedRows(this.liveRows()), this.addedRows(), this.forgottenRows());
   }
 
   /** The live ratings in (userId, movieId) order, read lazily. */
