@@ -8,6 +8,9 @@
 # - Builds the project first if needed (bin/ensure-built.sh).
 # - Logs go to .run/<timestamp>-<pid>/ (naming.log, fe1.log, rm1.log, ...);
 #   the PIDs of the processes it started are in the folder's `pids` file.
+# - Every replica is a voter (--voters rm1,...,rmM): they elect the primary that
+#   sequences forced and immediate updates; its term, vote and log are kept in
+#   the run folder's state/ (a fresh one per run, so every run starts at term 0).
 # - A fresh cluster secret is handed to the processes through the environment
 #   (HEARSAY_SECRET), never on a command line.
 # - Waits until every front end and replica is registered, asking the naming
@@ -212,8 +215,11 @@ naming_url="${ready##* ready at }"
 
 # ---- front ends and replicas -----------------------------------------------------
 want_names=()
+voters="$(seq -s, -f 'rm%g' 1 "$replicas")"
+mkdir -p "$run/state" || { echo "$me: cannot create $run/state" >&2; exit 1; }
 for i in $(seq 1 "$replicas"); do
   node "$root/dist/src/replica/main.js" --naming "$naming_url" --name "rm$i" --profile "$profile" ${data:+--data "$data"} \
+    --voters "$voters" --state-dir "$run/state" \
     >>"$run/rm$i.log" 2>&1 </dev/null {naming_fd}<&- &
   record "rm$i" $!
   want_names+=("rm$i")

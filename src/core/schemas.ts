@@ -71,6 +71,20 @@ export const logRecordSchema = z.object({
   issuedAt: timestamp,
 });
 
+/** One entry of the primary's replicated log (ForcedEntry in replica/core/types.ts); op null = an empty entry. */
+export const forcedEntrySchema = z.object({
+  term: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  index: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  uid: updateIdSchema,
+  op: updateSchema.nullable(),
+  prev: vtsSchema,
+  issuedAt: timestamp,
+});
+
+const termSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const logIndexSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
 const overlayRowSchema = z.object({
   userId: userIdSchema,
   movieId: movieIdSchema,
@@ -117,6 +131,19 @@ export const peerMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pull'), replicaTS: vtsSchema }),
   z.object({ type: z.literal('replicate'), record: logRecordSchema }),
   z.object({ type: z.literal('snapshotRequest') }),
+  z.object({ type: z.literal('vote'), pre: z.boolean(), term: termSchema, lastIndex: logIndexSchema, lastTerm: termSchema }),
+  z.object({ type: z.literal('voteReply'), pre: z.boolean(), term: termSchema, granted: z.boolean() }),
+  z.object({
+    type: z.literal('append'),
+    term: termSchema,
+    prevIndex: logIndexSchema,
+    prevTerm: termSchema,
+    entries: z.array(forcedEntrySchema).max(100_000),
+    commit: logIndexSchema,
+  }),
+  z.object({ type: z.literal('appendReply'), term: termSchema, ok: z.boolean(), match: logIndexSchema }),
+  z.object({ type: z.literal('cut'), uid: updateIdSchema }),
+  z.object({ type: z.literal('cutReply'), uid: updateIdSchema, replicaTS: vtsSchema }),
   z.object({ type: z.literal('snapshot'), snapshot: coreSnapshotSchema, overlay: overlaySchema.optional() }),
 ]);
 

@@ -21,6 +21,13 @@
  *   messages in and out are dropped and time stops for the core (no ticks:
  *   no gossip, no timeouts). Membership changes still reach the core, so it
  *   knows who is alive when it comes back.
+ * - The primary's durable state. A `persist` effect (always first in its
+ *   step) is handed synchronously to `persist` before any message of the
+ *   step leaves, even while OFFLINE (membership changes still reach the
+ *   core then), because a vote or an append acknowledgement promises it.
+ * - Outcomes of forced/immediate updates. The store says what applying one
+ *   did (the new movie's id); the driver keeps the last OUTCOMES_KEPT by uid
+ *   and puts the outcome in the acknowledgement.
  * - Broken invariants. An exception thrown by the core, or a store write
  *   that fails, means the replica's state can no longer be trusted: the
  *   driver stops accepting input and reports the input that caused it
@@ -28,15 +35,16 @@
  */
 import type { Config } from '../core/config.js';
 import type { ReplicaId, RequestId, UpdateId } from '../core/ids.js';
-import { OpError, type OpErrorCode, type Query, type Update } from '../core/ops.js';
+import { OpError, orderingOf, SEARCH_LIMIT_MAX, titleKey, type ApplyOutcome, type OpErrorCode, type Query, type Update } from '../core/ops.js';
 import type { RmQueryReply, RmTraceEvent, RmUpdateReply } from '../core/protocol.js';
 import type { Logger } from '../core/sockets.js';
 import type { MovieStore } from '../core/store.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
+import type { Durable } from './core/primary.js';
 import { createReplica, type ReplicaState } from './core/state.js';
 import { step } from './core/step.js';
-import type { CoreEvent, Effect, Input, LogRecord, PeerMessage, ReplyTo } from './core/types.js';
+import type { CoreEvent, Effect, ForcedEntry, Input, LogRecord, PeerMessage, ReplyTo } from './core/types.js';
 
 export interface DriverOptions {
   readonly id: ReplicaId;
@@ -63,7 +71,25 @@ export interface DriverOptions {
   readonly onFatal: (err: Error, input: string) => void;
   /** Clock for timing measurements; defaults to performance.now. */
   readonly clock?: (() => number) | undefined;
+  /** Names of the replicas that elect the primary (the same list everywhere). None: forced updates are refused. */
+  readonly voters?: readonly string[] | undefined;
+  /** The primary's state as this replica's previous life persisted it. */
+  readonly durable?: Durable | undefined;
+  /**
+   * Writes the primary's state to stable storage, synchronously (it must be
+   * durable before the messages that follow it are sent). A throw is a
+   * broken invariant: the replica stops.
+   */
+  readonly persist?: ((d: Durable) => void) | undefined;
+  /** How many outcomes of forced/immediate updates to keep for acknowledgements; default OUTCOMES_KEPT. */
+  readonly outcomesKept?: number | undefined;
 }
+
+/** A write of the primary's state slower than this is logged (it blocks the replica meanwhile). */
+const SLOW_PERSIST_MS = 100;
+
+/** Outcomes of forced/immediate updates kept for acknowledgements (retries included). */
+export const OUTCOMES_KEPT = 10_000;
 
 type QueryAck = (r: RmQueryReply) => void;
 type UpdateAck = (r: RmUpdateReply) => void;
@@ -96,7 +122,12 @@ export type DriverCounters = Record<
   | 'collected'
   | 'recruited'
   | 'snapshotsSent'
-  | 'snapshotsInstalled',
+  | 'snapshotsInstalled'
+  | 'persisted'
+  | 'persistMsMax'
+  | 'elected'
+  | 'committed'
+  | 'outcomeMissing',
   number
 >;
 
@@ -122,6 +153,11 @@ function newCounters(): DriverCounters {
     recruited: 0,
     snapshotsSent: 0,
     snapshotsInstalled: 0,
+    persisted: 0,
+    persistMsMax: 0,
+    elected: 0,
+    committed: 0,
+    outcomeMissing: 0,
   };
 }
 
@@ -144,12 +180,14 @@ export class ReplicaDriver {
   /** Client → its internal request ids (to forget them when it disconnects). */
   private readonly byClient = new Map<string, Set<RequestId>>();
   private readonly clock: () => number;
+  /** uid → what applying that forced/immediate update did; insertion order = age (oldest evicted first). */
+  private readonly outcomes = new Map<UpdateId, ApplyOutcome>();
 
   constructor(private readonly o: DriverOptions) {
     this.id = o.id;
     this.storeRef = o.store;
     this.clock = o.clock ?? (() => performance.now());
-    this.state = createReplica({ id: o.id, config: o.config, now: o.now, seed: o.seed, peers: o.peers, fresh: o.fresh });
+    this.state = createReplica({ id: o.id, config: o.config, now: o.now, seed: o.seed, peers: o.peers, fresh: o.fresh, voters: o.voters, durable: o.durable });
   }
 
   get store(): MovieStore {
@@ -208,9 +246,11 @@ export class ReplicaDriver {
   ): void {
     this.counters.updates++;
     if (this.refuse(ack)) return;
-    if (!this.storeRef.hasMovie(req.op.movieId)) {
+    // Ratings of a movie that does not exist are refused here; forced/immediate updates name no existing movie.
+    const op = req.op;
+    if (orderingOf(op) === 'causal' && (op.kind === 'rate' || op.kind === 'delete') && !this.storeRef.hasMovie(op.movieId)) {
       this.counters.refusedUnknownMovie++;
-      ack({ ok: false, code: 'UNKNOWN_MOVIE', message: `there is no movie with id ${req.op.movieId}` });
+      ack({ ok: false, code: 'UNKNOWN_MOVIE', message: `there is no movie with id ${op.movieId}` });
       return;
     }
     const rid = this.track(client, req.requestId, 'update', ack);
@@ -307,6 +347,8 @@ export class ReplicaDriver {
    * `<node, ts, prev>` with ts = prev except ts[node] > prev[node]; and no
    * peer can hold updates of this incarnation beyond what it has issued (a
    * gossip claiming so would make this replica skip counters of its own).
+   * The primary's messages: see `checkAppend`; a vote cannot name a last
+   * log term above the term it asks for.
    */
   private checkPeer(from: ReplicaId, msg: PeerMessage): string | undefined {
     if (from === this.id) return 'it claims to come from this replica';
@@ -336,6 +378,30 @@ export class ReplicaDriver {
         return checkRecord(msg.record);
       case 'snapshotRequest':
         return undefined;
+      case 'vote':
+        return msg.lastTerm > msg.term ? `a vote request for term ${msg.term} claims a log ending in term ${msg.lastTerm}` : undefined;
+      case 'voteReply':
+      case 'cut':
+        return undefined;
+      case 'cutReply':
+        return checkTS(msg.replicaTS, 'its replicaTS');
+      case 'appendReply': {
+        const p = this.state.primary;
+        // While primary of that term, every follower's match is an index of our own log.
+        if (msg.ok && p.role === 'leader' && msg.term === p.term && msg.match > p.log.length) {
+          return `it claims to match index ${msg.match} of a log of ${p.log.length} entries`;
+        }
+        return undefined;
+      }
+      case 'append': {
+        const bad = this.checkAppend(msg);
+        if (bad) return bad;
+        for (const e of msg.entries) {
+          const b = checkTS(e.prev, `entry ${e.index}'s prev`);
+          if (b) return b;
+        }
+        return undefined;
+      }
       case 'snapshot': {
         const s = msg.snapshot;
         if (s.from !== from) return `snapshot from ${s.from} sent by ${from}`;
@@ -349,6 +415,39 @@ export class ReplicaDriver {
         return checkTS(s.replicaTS, 'the snapshot');
       }
     }
+  }
+
+  /**
+   * An append must be a slice of a well-formed primary's log, or a hostile or
+   * buggy peer could make this replica log (and later apply) what no primary
+   * sequenced: entries numbered prevIndex+1, prevIndex+2, ...; terms never
+   * decreasing, from prevTerm up to the message's term; each sequence number
+   * the one before it plus one for an update, the same for an empty entry
+   * (primary.ts); only forced/immediate updates. And since a term has at
+   * most one primary, an append of this replica's own term while it is
+   * primary is a lie (the core would stop on it as a broken invariant).
+   */
+  private checkAppend(msg: Extract<PeerMessage, { type: 'append' }>): string | undefined {
+    const p = this.state.primary;
+    if (msg.prevTerm > msg.term) return `append of term ${msg.term} follows an entry of term ${msg.prevTerm}`;
+    if (msg.prevIndex === 0 && msg.prevTerm !== 0) return `append at the start of the log names prevTerm ${msg.prevTerm}`;
+    if (p.role === 'leader' && msg.term === p.term) return `it claims to be primary in term ${msg.term}, in which this replica is`;
+    // The entry at prevIndex, if this replica holds the same one (otherwise the core refuses the append anyway).
+    const mine = msg.prevIndex > 0 ? p.log[msg.prevIndex - 1] : undefined;
+    let seq: number | undefined = msg.prevIndex === 0 ? 0 : mine && mine.term === msg.prevTerm ? mine.seq : undefined;
+    let term = msg.prevTerm;
+    for (let i = 0; i < msg.entries.length; i++) {
+      const e: ForcedEntry = msg.entries[i]!;
+      if (e.index !== msg.prevIndex + 1 + i) return `entry ${i} of an append after index ${msg.prevIndex} has index ${e.index}`;
+      if (e.term < term) return `entry ${e.index} has term ${e.term}, below the entry before it (${term})`;
+      if (e.term > msg.term) return `entry ${e.index} has term ${e.term}, above the append's term ${msg.term}`;
+      if (e.op !== null && orderingOf(e.op) === 'causal') return `entry ${e.index} holds a ${e.op.kind}, which is not sequenced by the primary`;
+      const want = seq === undefined ? undefined : seq + (e.op === null ? 0 : 1);
+      if (want !== undefined && e.seq !== want) return `entry ${e.index} has sequence number ${e.seq}, expected ${want}`;
+      term = e.term;
+      seq = e.seq;
+    }
+    return undefined;
   }
 
   /** Feeds one input to the core and carries out its effects in order. */
@@ -391,10 +490,23 @@ export class ReplicaDriver {
 
   private effect(e: Effect): void {
     switch (e.type) {
-      case 'apply':
+      case 'apply': {
         this.storeVersion++;
-        this.storeRef.apply(e.op, e.version);
+        const outcome = this.storeRef.apply(e.op, e.version);
+        if (outcome) this.keepOutcome(e.uid, outcome);
         return;
+      }
+      case 'persist': {
+        // Before anything else of this step, and also while OFFLINE (see the top of the file).
+        const t0 = this.clock();
+        this.o.persist?.(e.durable);
+        const ms = this.clock() - t0;
+        this.counters.persisted++;
+        this.counters.persistMsMax = Math.max(this.counters.persistMsMax, Math.round(ms));
+        // The write blocks this replica: heartbeats stop meanwhile, and a long one can start an election.
+        if (ms > SLOW_PERSIST_MS) this.o.log.warn(`writing the primary's state (${e.durable.log.length} log entries) took ${ms.toFixed(0)} ms`);
+        return;
+      }
       case 'answer': {
         const p = this.take(e.requestId);
         if (!p) return; // the client went away or was answered OFFLINE meanwhile
@@ -420,14 +532,15 @@ export class ReplicaDriver {
         const p = this.take(e.requestId);
         if (!p) return;
         this.counters.acked++;
-        (p.ack as UpdateAck)({ ok: true, ts: e.ts, uid: e.uid });
+        const result = e.forced ? this.outcomeOf(e.uid) : undefined;
+        (p.ack as UpdateAck)(result ? { ok: true, ts: e.ts, uid: e.uid, result } : { ok: true, ts: e.ts, uid: e.uid });
         return;
       }
       case 'fail': {
         const p = this.take(e.requestId);
         if (!p) return;
         this.counters.failed++;
-        p.ack({ ok: false, code: e.code, message: e.message });
+        p.ack(e.leader ? { ok: false, code: e.code, message: e.message, leader: e.leader } : { ok: false, code: e.code, message: e.message });
         return;
       }
       case 'send':
@@ -443,7 +556,7 @@ export class ReplicaDriver {
         const overlay = this.storeRef.exportOverlay();
         this.counters.snapshotsSent++;
         this.counters.peerOut++;
-        this.o.log.info(`sending a snapshot to ${e.to}: ${e.snapshot.log.length} log records, ${overlay.length} overlay rows`);
+        this.o.log.info(`sending a snapshot to ${e.to}: ${e.snapshot.log.length} log records, ${overlay.ratings.length} rating rows, ${overlay.movies.length} added movies, ${overlay.forgotten.length} forgotten users`);
         this.o.send(e.to, { type: 'snapshot', snapshot: e.snapshot, overlay });
         return;
       }
@@ -461,13 +574,58 @@ export class ReplicaDriver {
         }
         this.storeVersion++;
         this.lastResetMs = this.clock() - t0;
-        this.o.log.info(`installed a snapshot: store reset to the data file and ${e.overlay.length} overlay rows imported in ${this.lastResetMs.toFixed(0)} ms`);
+        this.o.log.info(
+          `installed a snapshot: store reset to the data file and ${e.overlay.ratings.length} rating rows, ${e.overlay.movies.length} added movies, ${e.overlay.forgotten.length} forgotten users imported in ${this.lastResetMs.toFixed(0)} ms`,
+        );
         return;
       }
       case 'event':
         this.onEvent(e.event);
         return;
     }
+  }
+
+  private keepOutcome(uid: UpdateId, outcome: ApplyOutcome): void {
+    this.outcomes.delete(uid);
+    this.outcomes.set(uid, outcome);
+    if (this.outcomes.size > (this.o.outcomesKept ?? OUTCOMES_KEPT)) this.outcomes.delete(this.outcomes.keys().next().value!);
+  }
+
+  /**
+   * What applying forced update `uid` did. Not kept when it was applied
+   * before a snapshot was installed, or long ago: for an addMovie the movie
+   * is then looked up by its title (a title is added once), and `existed`
+   * cannot be told and is reported false; otherwise there is no result.
+   */
+  private outcomeOf(uid: UpdateId): ApplyOutcome | undefined {
+    const kept = this.outcomes.get(uid);
+    if (kept) return kept;
+    this.counters.outcomeMissing++;
+    const op = this.opOf(uid);
+    if (op?.kind !== 'addMovie') return undefined;
+    try {
+      // Search words are at most 200 characters; a prefix of the title still finds it.
+      const r = this.storeRef.query({ kind: 'search', words: op.title.slice(0, 200), limit: SEARCH_LIMIT_MAX });
+      if (r.kind !== 'search') return undefined;
+      const want = titleKey(op.title);
+      const m = r.movies.find((x) => titleKey(x.title) === want);
+      return m ? { kind: 'addMovie', movieId: m.movieId, title: m.title, existed: false } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The op of a forced update, from the primary's log or the gossip log. */
+  private opOf(uid: UpdateId): Update | undefined {
+    const p = this.state.primary;
+    const i = p.byUid.get(uid);
+    const e = i === undefined ? undefined : p.log[i - 1];
+    if (e?.op) return e.op;
+    for (const k of this.state.copiesByUid.get(uid) ?? []) {
+      const rec = this.state.log.get(k)?.rec;
+      if (rec) return rec.op;
+    }
+    return undefined;
   }
 
   private onEvent(ev: CoreEvent): void {
@@ -501,6 +659,15 @@ export class ReplicaDriver {
         break;
       case 'recruited':
         this.counters.recruited++;
+        break;
+      case 'elected':
+        this.counters.elected++;
+        this.o.log.info(`elected primary for term ${ev.term} (voters ${this.state.primary.voters.join(', ')}; forced log of ${this.state.primary.log.length} entries)`);
+        out = { kind: 'elected', rm, term: ev.term, at };
+        break;
+      case 'committed':
+        this.counters.committed++;
+        out = { kind: 'committed', rm, index: ev.index, uid: ev.uid, at };
         break;
     }
     if (out) this.o.trace?.(out);

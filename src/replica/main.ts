@@ -1,6 +1,7 @@
 /**
  * bin/replica --naming URL [--name N] [--data FILE] [--no-random-status]
  *             [--host H] [--port P] [--advertise URL] [--profile default|test] [--secret S]
+ *             [--voters rm1,rm2,rm3] [--state-dir DIR]
  *
  * Runs one replica manager. Prints `hearsay replica <name> ready at <url>` on
  * stdout once it is listening, registered with naming and its core exists;
@@ -13,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { configFor, profiles } from '../core/config.js';
 import { memberNameSchema, urlSchema } from '../core/schemas.js';
 import { stderrLogger } from '../core/sockets.js';
-import { MAX_REPLICA_NAME, startReplica, type ReplicaHandle } from './server.js';
+import { checkVoters, MAX_REPLICA_NAME, MAX_VOTERS, startReplica, type ReplicaHandle } from './server.js';
 import { exitOnSignals, isMain } from '../core/process.js';
 
 /** data/data.sqlite of this checkout (dist/src/replica/main.js or src/replica/main.ts → repository root). */
@@ -25,6 +26,7 @@ function defaultDataFile(): string {
 
 export const USAGE = `usage: replica --naming URL [--name N] [--data FILE] [--no-random-status]
                [--host H] [--port P] [--advertise URL] [--profile ${Object.keys(profiles).join('|')}] [--secret S]
+               [--voters N1,N2,...] [--state-dir DIR]
 
 Runs one hearsay replica manager: it registers with the naming service,
 serves queries and updates to front ends and gossips with the other replicas.
@@ -40,6 +42,15 @@ serves queries and updates to front ends and gossips with the other replicas.
   --advertise URL     the URL others should use (default http://<host>:<port>)
   --profile NAME      timing profile (default: default)
   --secret S          cluster secret (default: env HEARSAY_SECRET)
+  --voters N1,N2,...  names of the replicas that elect the primary, which sequences
+                      forced updates (addMovie) and immediate ones (forgetUser): the
+                      same list on every replica, this replica's own name included
+                      for it to take part (at most ${MAX_VOTERS}). Without it forced and
+                      immediate updates are refused with NO_PRIMARY
+  --state-dir DIR     folder for the primary's term, vote and log, kept in
+                      DIR/<name>.primary.json across restarts (created if missing).
+                      Without it that state lives in memory only and a restarted
+                      replica could forget a vote it gave (a warning is printed)
 
 Prints "hearsay replica <name> ready at <url>" when ready. Exit status: 0 after
 SIGTERM/SIGINT, 2 bad flags, 1 could not start, 70 internal state broken.`;
@@ -54,13 +65,15 @@ export interface ReplicaArgs {
   advertise?: string | undefined;
   profile: keyof typeof profiles;
   secret?: string | undefined;
+  voters: string[];
+  stateDir?: string | undefined;
 }
 
 /** Parses the command line; returns an error message for bad flags, or 'help'. */
 export function parseReplicaArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ReplicaArgs | { error: string } | 'help' {
   const flags = new Map<string, string>();
   let randomStatus: boolean | undefined;
-  const known = new Set(['naming', 'name', 'data', 'host', 'port', 'advertise', 'profile', 'secret']);
+  const known = new Set(['naming', 'name', 'data', 'host', 'port', 'advertise', 'profile', 'secret', 'voters', 'state-dir']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return 'help';
@@ -95,6 +108,14 @@ export function parseReplicaArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   const data = flags.get('data') ?? defaultDataFile();
   if (!data) return { error: '--data needs a file' };
   const secret = flags.get('secret') ?? env.HEARSAY_SECRET;
+  const votersText = flags.get('voters');
+  const voters = votersText === undefined ? [] : votersText.split(',').map((v) => v.trim());
+  if (votersText !== undefined) {
+    const bad = votersText.trim() === '' ? 'give at least one name' : checkVoters(voters);
+    if (bad) return { error: `--voters: ${bad}` };
+  }
+  const stateDir = flags.get('state-dir');
+  if (stateDir !== undefined && !stateDir) return { error: '--state-dir needs a folder' };
   return {
     naming: naming.replace(/\/+$/, ''),
     name,
@@ -105,6 +126,8 @@ export function parseReplicaArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     advertise: advertise?.replace(/\/+$/, ''),
     profile: profile as keyof typeof profiles,
     secret: secret || undefined,
+    voters,
+    stateDir,
   };
 }
 
@@ -133,6 +156,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(args.secret ? { secret: args.secret } : {}),
       log,
       ...(args.randomStatus !== undefined ? { randomStatus: args.randomStatus } : {}),
+      voters: args.voters,
+      ...(args.stateDir !== undefined ? { stateDir: args.stateDir } : {}),
     });
   } catch (e) {
     log.error(`could not start: ${(e as Error).message}`);

@@ -15,9 +15,14 @@
  * 5. Watch the replicas: joins and leaves become peerJoined / peerLeft
  *    inputs, and one socket.io connection is kept per live peer.
  *
+ * Before all that, with a state folder, the primary's durable state (term,
+ * vote, forced log) is read from `<state-dir>/<name>.primary.json`
+ * (durable.ts); a corrupt file stops the start with an error naming it.
+ *
  * Then: a tick every TICK_MS, meta published to naming on change (at most
- * ten times a second; a change of lastGossipAt alone at most once a second),
- * status changes as status.ts describes.
+ * ten times a second; a change of lastGossipAt alone at most once a second;
+ * a change of the primary's role, term or leader at once, or as soon as the
+ * ten-a-second limit allows), status changes as status.ts describes.
  *
  * Events (src/core/protocol.ts ReplicaListen), each through `handle()`:
  * query, update (clients: front ends); peer, introspect, setStatus,
@@ -25,6 +30,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { roleOf } from '../core/secret.js';
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,7 +40,7 @@ import { z } from 'zod';
 import type { Config } from '../core/config.js';
 import { makeReplicaId, type ReplicaId } from '../core/ids.js';
 import { OpError } from '../core/ops.js';
-import type { Introspection, Member, ReplicaEmit, ReplicaListen, ReplicaMeta, ReplicaStatus, RmTraceEvent } from '../core/protocol.js';
+import type { Introspection, Member, PrimaryInfo, ReplicaEmit, ReplicaListen, ReplicaMeta, ReplicaStatus, RmTraceEvent } from '../core/protocol.js';
 import {
   memberNameSchema,
   peerMessageSchema,
@@ -50,7 +56,9 @@ import { errorReply, handle, type Logger, type Role } from '../core/sockets.js';
 import * as V from '../core/vts.js';
 import { NamingClient } from '../naming/client.js';
 import { sqlJs } from '../data/schema.js';
+import type { Durable } from './core/primary.js';
 import type { PeerMessage } from './core/types.js';
+import { durableFile, loadDurable, saveDurable } from './durable.js';
 import { ReplicaDriver } from './driver.js';
 import { StatusController } from './status.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -69,6 +77,18 @@ export interface ReplicaOptions {
   log: Logger;
   /** Random status changes; default config.randomStatus. */
   randomStatus?: boolean;
+  /**
+   * Names of the replicas that elect the primary; the same list on every
+   * replica, this one's own name included for it to take part. Empty or
+   * absent: forced and immediate updates are refused (NO_PRIMARY).
+   */
+  voters?: readonly string[];
+  /**
+   * Folder for the primary's durable state (`<name>.primary.json`), created
+   * if missing. Absent: the state lives in memory only, and a restart may
+   * forget a vote (unsafe; meant for throw-away runs).
+   */
+  stateDir?: string;
   /**
    * Called when the replica's state is broken (the core threw): the replica
    * has stopped serving. Default: exit the process with code 70.
@@ -93,6 +113,27 @@ const META_GOSSIP_ONLY_MS = 1000;
 const MAX_QUEUED_BEFORE_CONNECT = 20;
 /** Longest replica name: `<name>.<epoch>` must stay a valid replica id (64 characters). */
 export const MAX_REPLICA_NAME = 48;
+/** Most voters a cluster may name (every election and commit talks to all of them). */
+export const MAX_VOTERS = 64;
+
+/** Why a voter list is not acceptable, or undefined if it is. */
+export function checkVoters(voters: readonly string[]): string | undefined {
+  if (voters.length > MAX_VOTERS) return `at most ${MAX_VOTERS} voters, got ${voters.length}`;
+  const seen = new Set<string>();
+  for (const v of voters) {
+    if (!memberNameSchema.safeParse(v).success || v.length > MAX_REPLICA_NAME) return `voter "${v}": names use 1 to ${MAX_REPLICA_NAME} letters, digits and . _ : -`;
+    if (seen.has(v)) return `voter "${v}" is named twice`;
+    seen.add(v);
+  }
+  return undefined;
+}
+
+/** The replica's part in sequencing forced updates, as published in its meta. */
+export function primaryInfoOf(d: ReplicaDriver | undefined, voting: boolean): PrimaryInfo {
+  const p = d?.state.primary;
+  if (!p || !voting) return { role: 'none', term: p?.term ?? 0, leader: p?.leader ?? null, commit: p?.commit ?? 0 };
+  return { role: p.role, term: p.term, leader: p.leader, commit: p.commit };
+}
 
 // ---- request schemas (replica only) ----------------------------------------
 
@@ -109,6 +150,9 @@ export const rmUpdateRequestSchema = z.object({
 export const peerRequestSchema = z.object({ from: replicaIdSchema, msg: peerMessageSchema });
 export const emptyRequestSchema = z.object({});
 export const setStatusRequestSchema = z.object({ status: statusSchema });
+
+/** What a replica publishes: ReplicaMeta with its part in sequencing forced updates. */
+type PublishedMeta = ReplicaMeta & { readonly primary: PrimaryInfo };
 
 interface SocketData {
   role: Role;
@@ -133,6 +177,29 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     throw new Error(`invalid replica name "${name}": use 1 to ${MAX_REPLICA_NAME} letters, digits and . _ : -`);
   }
   const id = makeReplicaId(name, newEpoch());
+  const voters = [...(o.voters ?? [])];
+  const badVoters = checkVoters(voters);
+  if (badVoters) throw new Error(`invalid voter list: ${badVoters}`);
+  const voting = voters.includes(name);
+
+  // 0. The primary's durable state (before anything else: a corrupt file stops the start).
+  let durable: Durable | undefined;
+  let persist: ((d: Durable) => void) | undefined;
+  if (o.stateDir !== undefined) {
+    const file = durableFile(o.stateDir, name);
+    try {
+      mkdirSync(o.stateDir, { recursive: true });
+    } catch (e) {
+      throw new Error(`cannot create the state folder ${o.stateDir}: ${(e as Error).message}`, { cause: e });
+    }
+    durable = loadDurable(file);
+    if (durable) log.info(`primary state from ${file}: term ${durable.term}, voted for ${durable.votedFor ?? 'nobody'}, forced log of ${durable.log.length} entries`);
+    persist = (d) => saveDurable(file, d);
+  }
+  if (voters.length > 0 && !voting) log.info(`not among the voters (${voters.join(', ')}): this replica neither votes nor holds the forced log; it gets forced updates by gossip`);
+  if (voters.length > 0 && o.stateDir === undefined) {
+    log.warn('voters given without --state-dir: the primary\'s term, vote and log live in memory only, and a restart could forget a vote');
+  }
 
   // 1. The data file.
   const SQL = await sqlJs();
@@ -268,7 +335,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
 
   // 3. Register with naming.
   const naming = new NamingClient({ url: o.naming, secret, log, config });
-  const metaOf = (d: ReplicaDriver | undefined): ReplicaMeta => ({
+  const metaOf = (d: ReplicaDriver | undefined): PublishedMeta => ({
     id,
     status: status?.status ?? 'ACTIVE',
     phase: d?.state.phase ?? 'recovering',
@@ -277,6 +344,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     logLength: d?.state.log.size ?? 0,
     executed: d?.state.executed.size ?? 0,
     lastGossipAt: d?.lastGossipAt ?? null,
+    primary: primaryInfoOf(d, voting),
   });
   let members: Member[];
   try {
@@ -370,8 +438,14 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     log,
     send: sendPeer,
     trace,
-    changed: () => status?.load(driver?.inflight ?? 0),
+    changed: () => {
+      status?.load(driver?.inflight ?? 0);
+      primaryChanged();
+    },
     onFatal: (err) => onFatal(err),
+    voters,
+    durable,
+    persist,
   });
   const d = driver;
   for (const [pid, purl] of initial) connectPeer(pid, purl);
@@ -396,7 +470,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     if (closing) return;
     const now = Date.now();
     const meta = metaOf(d);
-    const core = (m: ReplicaMeta) => JSON.stringify({ ...m, lastGossipAt: null });
+    const core = (m: PublishedMeta) => JSON.stringify({ ...m, lastGossipAt: null });
     const changed = core(meta) !== core(lastMeta);
     const gossipOnly = !changed && meta.lastGossipAt !== lastMeta.lastGossipAt;
     if (!changed && !gossipOnly) return;
@@ -415,10 +489,34 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     lastMetaAt = now;
     naming.updateMeta({ ...meta });
   };
+  /** Front ends look for the primary in the meta: a new role, term or leader goes out without waiting for the next round. */
+  let lastPrimaryKey = '';
+  function primaryChanged(): void {
+    if (!driver) return;
+    const { role, term, leader } = primaryInfoOf(driver, voting);
+    const key = `${role} ${term} ${leader ?? ''}`;
+    if (key === lastPrimaryKey) return;
+    lastPrimaryKey = key;
+    publishMeta(true);
+  }
   const metaInterval = setInterval(() => publishMeta(), META_MS);
   metaInterval.unref();
 
-  const ticker = setInterval(() => d.tick(Date.now()), TICK_MS);
+  /**
+   * The tick runs after the I/O of its event-loop turn (setImmediate): when
+   * this process was stalled (a slow disk write, a long GC), the messages
+   * that arrived meanwhile — the primary's heartbeats among them — reach the
+   * core before the clock does, so the stall alone does not start an election.
+   */
+  let tickQueued = false;
+  const ticker = setInterval(() => {
+    if (tickQueued || closing) return;
+    tickQueued = true;
+    setImmediate(() => {
+      tickQueued = false;
+      if (!closing) d.tick(Date.now());
+    });
+  }, TICK_MS);
   ticker.unref();
 
   // 5. Watch the other replicas.
@@ -471,6 +569,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
       counters: { ...dr.counters, inflight: dr.inflight, peersConnected: [...peers.values()].filter((p) => p.socket.connected).length },
       digest: digestCache.digest,
       ratings: dr.store.ratingCount(),
+      primary: { ...primaryInfoOf(dr, voting), voters: s.primary.voters, logLength: s.primary.log.length },
     };
   }
 

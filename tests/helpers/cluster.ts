@@ -10,7 +10,7 @@
  *     const s = await c.session(42);               // a client Session (src/client/session.ts)
  *     await c.kill('rm2');                         // SIGKILL, waits for the exit
  *     await c.waitForMembers({ replicas: 2 });     // asks the naming service
- *     await c.restart('rm2');                      // same name, new incarnation
+ *     await c.restart('rm2');                      // same name and state folder, new incarnation
  *     const st = await c.introspect('rm1');        // replica internals (uses the secret)
  *   } finally {
  *     await c.close();                             // TERM, KILL after a grace, by PID
@@ -37,10 +37,16 @@
  *   with `logDir`, written to `<logDir>/<name>.log`.
  * - A cluster secret is generated (or taken from options) and given to the
  *   processes through the environment (HEARSAY_SECRET), never on a command line.
+ * - Replicas elect a primary for forced/immediate updates: every replica gets
+ *   `--voters` = the names of the replicas the cluster starts with (rm1..rmN;
+ *   ones added later get the same list, so they do not vote) and
+ *   `--state-dir` = one temporary folder of the cluster (removed by close()),
+ *   so a replica restarted under its name keeps its term, vote and log.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
@@ -87,6 +93,10 @@ export interface ClusterOptions {
   extraArgs?: Partial<Record<Kind, readonly string[]>>;
   /** Passed through to the processes' environment (added to process.env). */
   env?: Record<string, string>;
+  /** Names of the replicas that elect the primary (default: the names of the replicas started with the cluster); false: none (forced updates refused). */
+  voters?: readonly string[] | false;
+  /** Folder for the replicas' durable primary state (default: a temporary folder removed by close()). */
+  stateDir?: string;
 }
 
 export interface Proc {
@@ -116,6 +126,8 @@ const LOG_KEEP = 256 * 1024;
 
 /** Every process any Cluster started in this test process and not yet seen exit: the safety net. */
 const live = new Set<ChildProcess>();
+/** Temporary state folders of clusters not closed yet (removed by the same hook). */
+const tempDirs = new Set<string>();
 let hooked = false;
 function hookExit(): void {
   if (hooked) return;
@@ -128,6 +140,7 @@ function hookExit(): void {
         /* already gone */
       }
     }
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
 }
 
@@ -202,12 +215,21 @@ export class Cluster {
   private feSeq = 0;
   private rmSeq = 0;
   private closed = false;
+  /** The replicas' state folder; `ownStateDir`: created here, removed by close(). */
+  readonly stateDir: string;
+  private readonly ownStateDir: boolean;
+  /** The voter list every replica gets (empty: none). */
+  readonly voters: readonly string[];
 
   private constructor(o: ClusterOptions) {
     this.o = o;
     this.secret = o.secret ?? randomBytes(24).toString('base64');
     this.profile = o.profile ?? 'test';
     this.config = configFor(this.profile);
+    this.ownStateDir = o.stateDir === undefined;
+    this.stateDir = o.stateDir ?? mkdtempSync(path.join(tmpdir(), 'hearsay-state-'));
+    if (this.ownStateDir) tempDirs.add(this.stateDir);
+    this.voters = o.voters === false ? [] : (o.voters ?? Array.from({ length: o.replicas ?? 3 }, (_, i) => `rm${i + 1}`));
   }
 
   /** Starts naming, then the front ends (fe1..) and replicas (rm1..) in parallel; resolves when all are registered. */
@@ -273,6 +295,8 @@ export class Cluster {
     const args = ['--naming', this.namingUrl];
     if (this.o.dataFile) args.push('--data', this.o.dataFile);
     if (!this.o.randomStatus) args.push('--no-random-status');
+    if (this.voters.length > 0) args.push('--voters', this.voters.join(','));
+    args.push('--state-dir', this.stateDir);
     return this.spawn('replica', name, args);
   }
 
@@ -299,7 +323,8 @@ export class Cluster {
 
   /**
    * Starts a stopped or killed front end or replica again with the same name
-   * (a replica gets a new incarnation id). Kills it first if it still runs.
+   * (a replica gets a new incarnation id and keeps its state folder, so the
+   * primary's term, vote and log survive). Kills it first if it still runs.
    */
   async restart(name: string): Promise<Proc> {
     const p = this.proc(name);
@@ -434,6 +459,10 @@ export class Cluster {
     // Front ends and replicas first (they deregister), then naming.
     await this.terminate(this.history.filter((p) => p.kind !== 'naming'));
     await this.terminate(this.history.filter((p) => p.kind === 'naming'));
+    if (this.ownStateDir) {
+      rmSync(this.stateDir, { recursive: true, force: true });
+      tempDirs.delete(this.stateDir);
+    }
   }
 
   private async terminate(list: ProcImpl[]): Promise<void> {
