@@ -85,6 +85,8 @@ export interface ReplicaMeta {
   readonly logLength: number;
   readonly executed: number;
   readonly lastGossipAt: number | null;
+  /** Its part in electing the primary (absent from replicas of older builds). */
+  readonly primary?: PrimaryInfo | undefined;
 }
 
 /**

@@ -532,7 +532,7 @@ export class ReplicaDriver {
         const p = this.take(e.requestId);
         if (!p) return;
         this.counters.acked++;
-        const result = e.forced ? this.outcomeOf(e.uid) : undefined;
+        const result = e.forced ? this.outcomeOf(e.uid, e.op) : undefined;
         (p.ack as UpdateAck)(result ? { ok: true, ts: e.ts, uid: e.uid, result } : { ok: true, ts: e.ts, uid: e.uid });
         return;
       }
@@ -595,13 +595,15 @@ export class ReplicaDriver {
    * What applying forced update `uid` did. Not kept when it was applied
    * before a snapshot was installed, or long ago: for an addMovie the movie
    * is then looked up by its title (a title is added once), and `existed`
-   * cannot be told and is reported false; otherwise there is no result.
+   * cannot be told and is reported false; for a forget, how many ratings it
+   * removed is not known here.
    */
-  private outcomeOf(uid: UpdateId): ApplyOutcome | undefined {
+  private outcomeOf(uid: UpdateId, given?: Update): ApplyOutcome | undefined {
     const kept = this.outcomes.get(uid);
     if (kept) return kept;
     this.counters.outcomeMissing++;
-    const op = this.opOf(uid);
+    const op = given ?? this.opOf(uid);
+    if (op?.kind === 'forgetUser') return { kind: 'forgetUser', userId: op.userId };
     if (op?.kind !== 'addMovie') return undefined;
     try {
       // Search words are at most 200 characters; a prefix of the title still finds it.

@@ -88,7 +88,7 @@ launcher('a piped session rates, reads, deletes, searches and shows status, then
   assert.not.match(mine, /^\s+1\s+\d\.\d\s/m);
   assert.match(out, /\d+ movies match "toy":\n\s+id\s+genres\s+title\n\s+1\s+Adventure, Animation, Children, Comedy, Fantasy\s+Toy Story \(1995\)/);
   assert.match(out, /4 replicas \(as seen by fe[12]\):/);
-  for (const rm of ['rm1', 'rm2', 'rm3', 'rm4']) assert.match(out, new RegExp(`^  ${rm}\\s+${rm}\\.\\S+\\s+ACTIVE\\s+serving`, 'm'));
+  for (const rm of ['rm1', 'rm2', 'rm3', 'rm4']) assert.match(out, new RegExp(`^  ${rm}(?: \\(primary\\))?\\s+${rm}\\.\\S+\\s+ACTIVE\\s+serving`, 'm'));
   assert.match(out, /2 front ends:\n\s+name\s+url\s+prev\n\s+fe1\s+http:\/\/127\.0\.0\.1:\d+/);
   assert.ok(out.trimEnd().endsWith('bye'), 'quit ends the session: nothing after it runs');
   const { pids } = runPids(r.stderr);
