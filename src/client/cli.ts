@@ -11,6 +11,10 @@
  * stdout carries only results: readable text, or with `--json` exactly one
  * JSON object per command, `{"command", "ok", "result"}`. Diagnostics go to
  * stderr. Exit status: 0 every command succeeded, 1 some failed, 2 usage.
+ *
+ * forget-user cannot be undone: the line prompt asks "y/N" first; without a
+ * person to ask (-e, piped stdin, --json) it runs only as `forget-user ID --yes`
+ * and otherwise fails (code CONFIRM).
  */
 import { createInterface } from 'node:readline';
 import { configFor, profiles, type Config } from '../core/config.js';
@@ -18,7 +22,7 @@ import { MAX_USER_ID, userId } from '../core/ids.js';
 import type { TraceEvent } from '../core/protocol.js';
 import { stderrLogger, type Logger } from '../core/sockets.js';
 import { urlSchema } from '../core/schemas.js';
-import { isSuccess, parseCommand, runCommand, type Command, type CommandResult } from './commands.js';
+import { cancelledText, confirmationFor, confirmed, isSuccess, isYes, parseCommand, runCommand, type Command, type CommandResult } from './commands.js';
 import { formatResult, formatTrace, sanitize } from './format.js';
 import { Session } from './session.js';
 import { runUiClient } from './ui/run-ui.js';
@@ -177,13 +181,14 @@ export class CommandRunner {
     return this.connecting;
   }
 
-  /** Parses and runs one line, reports the result, and says whether to stop (quit). */
-  async run(line: string): Promise<{ quit: boolean; result: CommandResult }> {
-    const c = parseCommand(line);
+  /** Parses and runs one line (or runs `parsed`, the command it stands for), reports the result, and says whether to stop (quit). */
+  async run(line: string, parsed?: Command): Promise<{ quit: boolean; result: CommandResult }> {
+    const c = parsed ?? parseCommand(line);
     let result: CommandResult;
     if ('error' in c) {
       result = { kind: 'error', code: 'USAGE', message: c.error, hint: c.hint };
-    } else if (LOCAL.has(c.name)) {
+    } else if (LOCAL.has(c.name) || confirmationFor(c) !== undefined) {
+      // An unconfirmed forget-user fails here without touching the service (runCommand says how to confirm).
       result = await runCommand(undefined as never, c);
     } else {
       let s: Session | undefined;
@@ -223,8 +228,12 @@ export function isSkippable(line: string): boolean {
 /** Set while the line prompt is shown: prints a line above it without garbling what is being typed. */
 let printAbovePrompt: ((text: string) => void) | undefined;
 
-/** The interactive mode: a plain line prompt until quit, Ctrl-D or Ctrl-C. */
-export async function interactive(runner: CommandRunner, user: number): Promise<void> {
+/**
+ * The interactive mode: a plain line prompt until quit, Ctrl-D or Ctrl-C.
+ * With `ask` (not --json), a command that cannot be undone asks first and
+ * the next line is the answer: only y runs it.
+ */
+export async function interactive(runner: CommandRunner, user: number, ask = true): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
   const prompt = () => {
     rl.setPrompt(`u${user}@${runner.current()?.frontend() ?? '…'}> `);
@@ -248,8 +257,30 @@ export async function interactive(runner: CommandRunner, user: number): Promise<
     stop = true;
     rl.close();
   });
+  let asked: { line: string; command: Command } | undefined;
   try {
     for await (const line of rl) {
+      if (asked) {
+        const a = asked;
+        asked = undefined;
+        if (isYes(line)) {
+          busy = true;
+          await runner.run(a.line, confirmed(a.command));
+          busy = false;
+        } else {
+          process.stdout.write(`${cancelledText(a.command)} (only y confirms)\n`);
+        }
+        prompt();
+        continue;
+      }
+      const c = ask && !isSkippable(line) ? parseCommand(line) : undefined;
+      const question = c && !('error' in c) ? confirmationFor(c) : undefined;
+      if (c && !('error' in c) && question) {
+        asked = { line, command: c };
+        rl.setPrompt(`${question} `);
+        rl.prompt();
+        continue;
+      }
       if (!isSkippable(line)) {
         busy = true;
         const { quit } = await runner.run(line);
@@ -320,7 +351,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         if ((await runner.run(line)).quit) break;
       }
     } else if (tty) {
-      await interactive(runner, args.user);
+      await interactive(runner, args.user, !args.json);
     } else {
       const rl = createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });
       for await (const line of rl) {

@@ -11,6 +11,9 @@
  * - `rated`     a rating was recorded (`uid`, replicas that logged it, `warning` if only one did)
  * - `deleted`   the user's rating of a movie was removed
  * - `ratings`   every rating of a user (`mine` says whether it is the session's user)
+ * - `movieAdded`     add-movie was sequenced by the primary: the movie's id (or the
+ *                    existing movie with that title), the forced update's number
+ * - `userForgotten`  forget-user removed every rating of a user on every replica
  * - `status`    the cluster view (every replica's status, timestamps, log length)
  * - `statusSet` a replica's status was changed
  * - `help`      help entries (all, or the one asked for)
@@ -21,11 +24,32 @@
  * Results of requests that reached the service carry `served`: the front end
  * used, the replicas that served it and the session timestamp afterwards.
  *
+ * forget-user cannot be undone, so it runs only with `yes` (`--yes` typed, or
+ * set by a front that asked the user: `confirmationFor`); without it the
+ * result is an error (code CONFIRM) saying how to confirm.
+ *
  * runCommand never throws: every failure is an `error` result.
  */
-import { MAX_MOVIE_ID, MAX_USER_ID, movieId as toMovieId, userId as toUserId, type MovieId, type UserId } from '../core/ids.js';
-import { isValidRating, MAX_RATING, MIN_RATING, OpError, SEARCH_LIMIT_MAX, type MovieSummary, type Query, type QueryResult, type RatingOfUser, type Update } from '../core/ops.js';
+import { MAX_MOVIE_ID, MAX_USER_ID, movieId as toMovieId, userId as toUserId, type MovieId, type ReplicaId, type UserId } from '../core/ids.js';
+import {
+  canonicalGenre,
+  checkUpdateShape,
+  GENRES,
+  isValidRating,
+  MAX_RATING,
+  MIN_RATING,
+  NO_GENRES_LISTED,
+  OpError,
+  SEARCH_LIMIT_MAX,
+  type MovieSummary,
+  type Ordering,
+  type Query,
+  type QueryResult,
+  type RatingOfUser,
+  type Update,
+} from '../core/ops.js';
 import type { ClientReply, ClusterView, ReplicaStatus } from '../core/protocol.js';
+import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
 
 export type MovieRef = { id: number } | { title: string };
@@ -40,7 +64,11 @@ export type Command =
   | { name: 'help'; topic?: string }
   | { name: 'quit' }
   | { name: 'trace'; on: boolean }
-  | { name: 'clear' };
+  | { name: 'clear' }
+  /** `genres` in MovieLens spelling; empty for none. */
+  | { name: 'add-movie'; title: string; genres: string[] }
+  /** `yes`: confirmed (typed --yes, or answered y to confirmationFor). */
+  | { name: 'forget-user'; user: number; yes: boolean };
 
 export interface HelpEntry {
   readonly name: string;
@@ -90,6 +118,36 @@ export type CommandResult =
     }
   | { readonly kind: 'deleted'; readonly movieId: number; readonly title: string; readonly timestamp: number; readonly uid: string; readonly warning?: string | undefined; readonly served?: Served }
   | { readonly kind: 'ratings'; readonly userId: number; readonly mine: boolean; readonly ratings: readonly RatingOfUser[]; readonly served?: Served }
+  | {
+      readonly kind: 'movieAdded';
+      readonly movieId: number;
+      /** As stored (the existing movie's title when `existed`). */
+      readonly title: string;
+      readonly genres: readonly string[];
+      /** A movie with this title was there already: nothing was added. */
+      readonly existed: boolean;
+      readonly ordering: Ordering;
+      /** The update's place in the primary's total order (the `forced` entry of its timestamp). */
+      readonly sequence: number | undefined;
+      /** The replica id of the primary that sequenced it. */
+      readonly primary: string | undefined;
+      readonly uid: string;
+      readonly served?: Served;
+      /** The front end's reply as it came (printed by --json). */
+      readonly reply?: ClientReply;
+    }
+  | {
+      readonly kind: 'userForgotten';
+      readonly userId: number;
+      /** Ratings removed; undefined when the replica that answered does not know (it got the effect in a snapshot). */
+      readonly removed: number | undefined;
+      readonly ordering: Ordering;
+      readonly sequence: number | undefined;
+      readonly primary: string | undefined;
+      readonly uid: string;
+      readonly served?: Served;
+      readonly reply?: ClientReply;
+    }
   | { readonly kind: 'status'; readonly view: ClusterView }
   | { readonly kind: 'statusSet'; readonly rm: string; readonly status: ReplicaStatus }
   | { readonly kind: 'help'; readonly topic?: string | undefined; readonly entries: readonly HelpEntry[] }
@@ -137,6 +195,18 @@ export const COMMAND_HELP: readonly HelpEntry[] = Object.freeze([
   { name: 'delete', usage: 'delete ID|TITLE', example: 'delete 1', explains: 'remove your rating of a movie' },
   { name: 'mine', usage: 'mine', example: 'mine', explains: 'every movie you have rated' },
   { name: 'user', usage: 'user ID', example: 'user 7', explains: "another user's ratings" },
+  {
+    name: 'add-movie',
+    usage: 'add-movie "TITLE (YEAR)" [GENRE|...]',
+    example: 'add-movie "Heat 2 (2026)" Action|Crime',
+    explains: 'add a movie (a forced update: the primary gives it the next movie id, the same on every replica; a title that exists is not added again)',
+  },
+  {
+    name: 'forget-user',
+    usage: 'forget-user ID [--yes]',
+    example: 'forget-user 42',
+    explains: 'remove every rating of a user on every replica (an immediate update, ordered after every update before it); asks first, or give --yes',
+  },
   { name: 'status', usage: 'status', example: 'status', explains: "every replica's status, timestamps and log length, and the front ends" },
   { name: 'set', usage: 'set RM active|overloaded|offline', example: 'set rm2 offline', explains: 'change the status a replica reports (front ends never choose an OFFLINE one)' },
   { name: 'trace', usage: 'trace on|off', example: 'trace on', explains: 'show requests, replica choices and gossip as they happen' },
@@ -159,6 +229,9 @@ function usageOf(name: string): string {
 type ParseError = { error: string; hint: string };
 
 const RATING_HINT = `use ${MIN_RATING} to ${MAX_RATING} in half steps, e.g. rate 1 4.5`;
+const ADD_MOVIE_EXAMPLE = 'add-movie "Heat 2 (2026)" Action|Crime';
+const TITLE_HINT = `write the title in quotes with its year in parentheses, e.g. ${ADD_MOVIE_EXAMPLE}`;
+const GENRE_HINT = `genres are ${GENRES.join(', ')}; separate them with |, e.g. Action|Crime (Tab completes them)`;
 const STATUS_WORDS: Readonly<Record<string, ReplicaStatus>> = { active: 'ACTIVE', overloaded: 'OVERLOADED', offline: 'OFFLINE' };
 const NAME_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -187,6 +260,49 @@ function parseMovieRef(words: string[], name: string): MovieRef | ParseError {
   if (text.length === 0) return { error: `${name} needs a movie id or title`, hint: usageOf(name) };
   if (text.length > 200) return { error: 'that title is too long (at most 200 characters)', hint: 'search for it with a few words: search WORDS' };
   return { title: text };
+}
+
+/**
+ * add-movie's arguments, from the text after the command word: a title in
+ * quotes (or, unquoted, everything up to its "(YEAR)"), then genres
+ * separated by |, commas or spaces, in any case. The title's form is checked
+ * as the replicas check it (checkUpdateShape), so a mistake is explained
+ * before anything is sent.
+ */
+function parseAddMovie(rest: string): Command | ParseError {
+  const text = rest.trim();
+  if (text === '') return { error: 'add-movie needs a title with its year', hint: usageOf('add-movie') };
+  let title: string;
+  let after: string;
+  const q = text[0];
+  if (q === '"' || q === "'") {
+    const end = text.indexOf(q, 1);
+    if (end < 0) return { error: 'the title has no closing quote', hint: TITLE_HINT };
+    title = text.slice(1, end);
+    after = text.slice(end + 1);
+    if (after !== '' && !/^\s/.test(after)) return { error: 'put a space between the quoted title and the genres', hint: TITLE_HINT };
+  } else {
+    const m = /^(.*?\(\d{4}\))(?:\s+(.*))?$/s.exec(text);
+    if (!m) return { error: `"${text.slice(0, 60)}" has no year in parentheses`, hint: TITLE_HINT };
+    title = m[1]!;
+    after = m[2] ?? '';
+  }
+  const words = after.trim();
+  const genres: string[] = [];
+  if (words !== '' && words.toLowerCase() !== NO_GENRES_LISTED) {
+    for (const g of words.split(/[|,\s]+/).filter(Boolean)) {
+      const c = canonicalGenre(g);
+      if (c === undefined) return { error: `${g.slice(0, 40)} is not a genre`, hint: GENRE_HINT };
+      if (!genres.includes(c)) genres.push(c);
+    }
+  }
+  try {
+    checkUpdateShape({ kind: 'addMovie', title, genres });
+  } catch (e) {
+    if (e instanceof OpError) return { error: e.message, hint: e.code === 'BAD_GENRE' ? GENRE_HINT : TITLE_HINT };
+    throw e;
+  }
+  return { name: 'add-movie', title: title.trim().replace(/\s+/g, ' '), genres };
 }
 
 /** Parses one typed line. Never throws. */
@@ -265,6 +381,16 @@ export function parseCommand(line: string): Command | ParseError {
       if (args.length !== 1 || (v !== 'on' && v !== 'off')) return { error: 'trace needs on or off', hint: usageOf('trace') };
       return { name: 'trace', on: v === 'on' };
     }
+    case 'add-movie':
+      return parseAddMovie(/^\s*\S+(.*)$/s.exec(line)?.[1] ?? '');
+    case 'forget-user': {
+      const yes = args.some((a) => a === '--yes' || a === '-y');
+      const rest = args.filter((a) => a !== '--yes' && a !== '-y');
+      if (rest.length !== 1) return { error: 'forget-user needs one user id', hint: usageOf('forget-user') };
+      const id = parseWholeNumber(rest[0]!);
+      if (id === undefined || id < 1 || id > MAX_USER_ID) return { error: `${rest[0]} is not a user id`, hint: `user ids are whole numbers from 1 to ${MAX_USER_ID}, e.g. forget-user 42` };
+      return { name: 'forget-user', user: id, yes };
+    }
     default:
       return { error: `unknown command ${first}`, hint: `type help to see the commands (${NAMES.join(', ')})` };
   }
@@ -277,6 +403,34 @@ const RETRY_HINT = 'try again in a moment; see status';
 
 function err(code: string, message: string, hint: string): ErrorResult {
   return { kind: 'error', code, message, hint };
+}
+
+// ---------------------------------------------------------------------------
+// Confirmation
+
+/**
+ * The question to ask before running `c`, or undefined when it needs none
+ * (or was confirmed already). Fronts that can ask (the terminal UI, the
+ * interactive line prompt) ask it and run `confirmed(c)` on a yes.
+ */
+export function confirmationFor(c: Command): string | undefined {
+  if (c.name !== 'forget-user' || c.yes) return undefined;
+  return `Forget user ${c.user}? Every rating of user ${c.user} will be removed on every replica. y/N`;
+}
+
+/** The command as confirmed by the user. */
+export function confirmed(c: Command): Command {
+  return c.name === 'forget-user' ? { ...c, yes: true } : c;
+}
+
+/** Only y or yes (any case) confirms; anything else, an empty answer included, cancels. */
+export function isYes(answer: string): boolean {
+  return /^\s*y(es)?\s*$/i.test(answer);
+}
+
+/** What to say when a confirmation was declined. */
+export function cancelledText(c: Command): string {
+  return c.name === 'forget-user' ? `cancelled: user ${c.user} was not forgotten` : 'cancelled';
 }
 
 /** Turns a failed reply into an error result with advice for that failure. */
@@ -304,9 +458,33 @@ export function errorOf(r: { code: string; message: string; tried?: readonly str
       return err(r.code, r.message, 'send less at once');
     case 'BAD_REQUEST':
       return err(r.code, r.message, 'check the command: help COMMAND');
+    case 'BAD_TITLE':
+      return err(r.code, r.message, TITLE_HINT);
+    case 'BAD_GENRE':
+      return err(r.code, r.message, GENRE_HINT);
+    case 'NOT_PRIMARY':
+      return err(r.code, r.message, `the replica asked is not the primary, and the one it named could not be reached; try again in a moment${command ? `: ${command}` : ''} (status shows the primary)`);
+    case 'NO_PRIMARY':
+      return err(
+        r.code,
+        r.message,
+        `no primary is elected right now (an election is under way, or fewer than a majority of replicas are up); wait a few seconds and issue it again${command ? `: ${command}` : ''} — status shows when there is a primary`,
+      );
     default:
       return err(r.code, r.message, `${RETRY_HINT}; if it persists, look at the component logs`);
   }
+}
+
+/** The vector-timestamp key of the primary's total order: its entry counts forced and immediate updates. */
+export const FORCED_KEY = 'forced' as ReplicaId;
+
+/** Which primary sequenced a forced/immediate update, and its number in the total order. */
+function sequencedBy(reply: Extract<ClientReply, { kind: 'update' }>): { sequence: number | undefined; primary: string | undefined } {
+  const primary = reply.servedBy[0];
+  // The primary's own timestamp for it; the merged one could only be higher if the session had seen later ones.
+  const own = (primary !== undefined ? reply.copies[primary] : undefined) ?? reply.ts;
+  const n = V.get(own, FORCED_KEY);
+  return { sequence: n > 0 ? n : undefined, primary };
 }
 
 function served(s: CommandSession, reply: Extract<ClientReply, { ok: true }>): Served {
@@ -426,6 +604,50 @@ async function run(s: CommandSession, c: Command): Promise<CommandResult> {
         return { kind: 'rated', movieId: m.movieId, title, rating: op.rating, timestamp, uid: reply.uid, warning: reply.warning, served: served(s, reply) };
       }
       return { kind: 'deleted', movieId: m.movieId, title, timestamp, uid: reply.uid, warning: reply.warning, served: served(s, reply) };
+    }
+    case 'add-movie': {
+      const again = `add-movie "${c.title}"${c.genres.length ? ` ${c.genres.join('|')}` : ''}`;
+      const reply = await s.update({ kind: 'addMovie', title: c.title, genres: c.genres });
+      if (!reply.ok) return errorOf(reply, again);
+      if (reply.kind !== 'update') return err('INTERNAL', 'the front end answered an update with a query reply', RETRY_HINT);
+      const r = reply.result;
+      if (!r || r.kind !== 'addMovie') return err('INTERNAL', 'the front end did not say which id the movie was given', `look for it: search ${c.title.replace(/\s*\(\d{4}\)\s*$/, '')}`);
+      return {
+        kind: 'movieAdded',
+        movieId: r.movieId,
+        title: r.title,
+        genres: c.genres,
+        existed: r.existed,
+        ordering: reply.ordering ?? 'forced',
+        ...sequencedBy(reply),
+        uid: reply.uid,
+        served: served(s, reply),
+        reply,
+      };
+    }
+    case 'forget-user': {
+      if (!c.yes) {
+        return err(
+          'CONFIRM',
+          `forget-user removes every rating of user ${c.user} on every replica, and cannot be undone: it needs confirmation`,
+          `to confirm, run it with --yes: forget-user ${c.user} --yes`,
+        );
+      }
+      const reply = await s.update({ kind: 'forgetUser', userId: toUserId(c.user) });
+      if (!reply.ok) return errorOf(reply, `forget-user ${c.user} --yes`);
+      if (reply.kind !== 'update') return err('INTERNAL', 'the front end answered an update with a query reply', RETRY_HINT);
+      const r = reply.result;
+      if (!r || r.kind !== 'forgetUser') return err('INTERNAL', 'the front end did not say how many ratings were removed', `check with: user ${c.user}`);
+      return {
+        kind: 'userForgotten',
+        userId: r.userId,
+        removed: r.removed,
+        ordering: reply.ordering ?? 'immediate',
+        ...sequencedBy(reply),
+        uid: reply.uid,
+        served: served(s, reply),
+        reply,
+      };
     }
     case 'mine':
     case 'user': {

@@ -93,6 +93,18 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** A replica's name from its id: `rm2.kx3f` → rm2 (the incarnation suffix dropped). */
+export function replicaName(id: string): string {
+  const dot = id.lastIndexOf('.');
+  return sanitize(dot > 0 ? id.slice(0, dot) : id);
+}
+
+/** "(forced update #7, sequenced by primary rm2)" — how a forced/immediate update was ordered. */
+function sequencedText(r: { ordering: string; sequence: number | undefined; primary: string | undefined }, verb: string): string {
+  const n = r.sequence !== undefined ? ` #${r.sequence}` : '';
+  return `(${sanitize(r.ordering)} update${n}${r.primary ? `, ${verb}${replicaName(r.primary)}` : ''})`;
+}
+
 function movieLabel(movieId: number, title: string): string {
   return `${sanitize(title)} [#${movieId}]`;
 }
@@ -168,6 +180,14 @@ export function formatResult(r: CommandResult): string {
       return [`rated ${movieLabel(r.movieId, r.title)}: ${ratingText(r.rating)} ${stars(r.rating)}`, ...warningLines(r.warning)].join('\n');
     case 'deleted':
       return [`deleted your rating of ${movieLabel(r.movieId, r.title)} (if you had one)`, ...warningLines(r.warning)].join('\n');
+    case 'movieAdded':
+      return r.existed
+        ? `already exists: movie ${r.movieId} "${sanitize(r.title)}"`
+        : `added "${sanitize(r.title)}" as movie ${r.movieId} ${sequencedText(r, 'sequenced by primary ')}`;
+    case 'userForgotten':
+      return r.removed === undefined
+        ? `forgot user ${r.userId}: every rating removed ${sequencedText(r, 'primary ')}`
+        : `forgot user ${r.userId}: ${plural(r.removed, 'rating')} removed ${sequencedText(r, 'primary ')}`;
     case 'ratings': {
       const who = r.mine ? 'you have' : `user ${r.userId} has`;
       if (r.ratings.length === 0) return `${who} rated no movies`;
@@ -204,8 +224,9 @@ function warningLines(w: string | undefined): string[] {
 export function formatCluster(view: ClusterView): string {
   const now = view.at;
   const replicas = [...view.replicas].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const leader = primaryOf(view);
   const rows = replicas.map((r: ReplicaView) => [
-    sanitize(r.name),
+    sanitize(r.name) + (leader && r.id === leader.id ? ' (primary)' : ''),
     sanitize(r.id),
     r.status,
     r.phase,
@@ -215,6 +236,8 @@ export function formatCluster(view: ClusterView): string {
     vtsText(r.valueTS),
   ]);
   const out: string[] = [];
+  const head = primaryText(view);
+  if (head) out.push(head);
   out.push(
     replicas.length === 0
       ? 'no replica is registered'
@@ -229,12 +252,55 @@ export function formatCluster(view: ClusterView): string {
   return out.join('\n');
 }
 
+/**
+ * The elected primary of a view: `view.primary` when the front end sent it,
+ * else the leader with the highest term among the replicas; null when there
+ * is none; undefined when nothing in the view speaks of an election.
+ */
+export function primaryOf(view: ClusterView): { id: string; name: string; term: number } | null | undefined {
+  if (view.primary !== undefined) return view.primary;
+  let best: ReplicaView | undefined;
+  for (const r of view.replicas) if (r.primary?.role === 'leader' && (!best || r.primary.term > best.primary!.term)) best = r;
+  if (best) return { id: best.id, name: best.name, term: best.primary!.term };
+  return view.replicas.some((r) => r.primary !== undefined) ? null : undefined;
+}
+
+/** "primary rm2 · term 3", "no primary (election)", or undefined when no replica publishes its part in an election. */
+export function primaryText(view: ClusterView): string | undefined {
+  const p = primaryOf(view);
+  if (p) return `primary ${sanitize(p.name)} · term ${p.term}`;
+  const roles = view.replicas.map((r) => r.primary?.role).filter((x) => x !== undefined);
+  // Replicas that publish nothing about an election (older ones) say nothing about a primary either.
+  if (roles.length === 0) return undefined;
+  if (roles.every((x) => x === 'none')) return 'no primary (the replicas run without --voters: add-movie and forget-user are off)';
+  return 'no primary (election)';
+}
+
 function formatHelp(entries: readonly HelpEntry[], topic: string | undefined): string {
   if (topic !== undefined) {
     return entries.map((e) => `${e.usage}\n  ${e.explains}\n  example: ${e.example}`).join('\n\n');
   }
   const rows = entries.map((e) => [e.usage, e.explains]);
   return `commands (help COMMAND for an example):\n${indent(table(null, rows))}\nmovies can be given by id or by title: movie 1, movie toy story`;
+}
+
+/**
+ * Why a forced/immediate update went where it went, from the 'chose' event's
+ * `reason` and `term` (set by the front end for those updates only).
+ */
+export function primaryReasonText(e: object): string | undefined {
+  const x = e as { reason?: unknown; term?: unknown };
+  const term = typeof x.term === 'number' ? ` (term ${x.term})` : '';
+  switch (x.reason) {
+    case 'primary':
+      return `as the primary${term}`;
+    case 'redirect':
+      return `as the primary named by a replica${term}`;
+    case 'guess':
+      return 'with no primary known (it will name one, or say there is none)';
+    default:
+      return undefined;
+  }
 }
 
 /** One line for a trace event (the plain client's `trace on`). */
@@ -244,8 +310,10 @@ export function formatTrace(e: TraceEvent): string {
   switch (e.kind) {
     case 'request':
       return `${t} ${s(e.fe)} request ${s(e.requestId)} ${s(e.op)} prev ${vtsText(e.prev)}`;
-    case 'chose':
-      return `${t} ${s(e.fe)} ${e.retry ? 'retries with' : 'chose'} ${e.chosen.map((c) => `${s(c.rm)} (${c.status}, ${c.inflight} in flight)`).join(', ') || 'nobody'} for ${s(e.requestId)}`;
+    case 'chose': {
+      const why = primaryReasonText(e);
+      return `${t} ${s(e.fe)} ${e.retry ? 'retries with' : 'chose'} ${e.chosen.map((c) => `${s(c.rm)} (${c.status}, ${c.inflight} in flight)`).join(', ') || 'nobody'}${why ? ` ${why}` : ''} for ${s(e.requestId)}`;
+    }
     case 'rmReply':
       return `${t} ${s(e.fe)} ← ${s(e.rm)} ${e.ok ? `ok${e.ts ? ` ts ${vtsText(e.ts)}` : ''}` : `failed ${s(e.code ?? '')}`} for ${s(e.requestId)}`;
     case 'reply':
@@ -262,6 +330,10 @@ export function formatTrace(e: TraceEvent): string {
       return `${t} ${s(e.rm)} installed a snapshot from ${s(e.from)}`;
     case 'status':
       return `${t} ${s(e.rm)} is now ${e.status}`;
+    case 'elected':
+      return `${t} ${s(e.rm)} elected primary for term ${e.term}`;
+    case 'committed':
+      return `${t} ${s(e.rm)} committed ${s(e.uid)} as forced #${e.index} (a majority holds it)`;
     default:
       return `${t} ${s(JSON.stringify(e))}`;
   }

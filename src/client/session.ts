@@ -16,6 +16,10 @@
  * - While the naming service is down the session keeps using the front end it
  *   has (and the list it last saw).
  *
+ * - Forced and immediate updates (addMovie, forgetUser) are updates like the
+ *   others here: the front end takes them to the primary; NO_PRIMARY comes
+ *   back when none could sequence it in time.
+ *
  * Events: 'frontend' (switched front end, or lost all), 'naming' (up/down),
  * 'cluster' and 'trace' (after `watch`; re-subscribed after every switch).
  */
@@ -160,6 +164,21 @@ export class Session {
     // Every attempt carries the same prev, so all copies of this update depend on the same past.
     const prev = this.prev;
     return this.request('update', (attempt) => ({ requestId: `${uid}.${attempt}` as RequestId, prev, op, uid }));
+  }
+
+  /**
+   * Adds a movie: a forced update, sequenced by the primary, which gives it
+   * the next movie id (the reply's `result`). Retried like any update, with
+   * the same uid, so it is never added twice; a title that exists already is
+   * answered with the existing movie (`existed`).
+   */
+  async addMovie(title: string, genres: readonly string[] = []): Promise<ClientReply> {
+    return this.update({ kind: 'addMovie', title, genres: [...genres] });
+  }
+
+  /** Removes every rating of `userId` on every replica: an immediate update (ordered after every update before it). */
+  async forgetUser(userId: UserId): Promise<ClientReply> {
+    return this.update({ kind: 'forgetUser', userId });
   }
 
   /** The cluster as a front end sees it. Throws OpError when no front end answers. */

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ReplicaId, UpdateId } from '../core/ids.js';
 import type { ApplyOutcome, OpErrorCode } from '../core/ops.js';
-import type { PrimaryInfo, ReplicaMeta, ReplicaStatus, RmTraceEvent } from '../core/protocol.js';
+import type { ReplicaMeta, ReplicaStatus, RmTraceEvent } from '../core/protocol.js';
 import {
   movieIdSchema,
   querySchema,
@@ -74,14 +74,11 @@ export const replicaMetaSchema = z.object({
   primary: primaryInfoSchema.optional().catch(undefined),
 });
 
-/** A replica's naming meta with its part in the election, when it published one. */
-export type ReplicaMetaRead = ReplicaMeta & { readonly primary?: PrimaryInfo | undefined };
-
-export function parseReplicaMeta(meta: unknown): ReplicaMetaRead | null {
+export function parseReplicaMeta(meta: unknown): ReplicaMeta | null {
   const r = replicaMetaSchema.safeParse(meta);
   if (!r.success) return null;
   const { primary, ...rest } = r.data;
-  return (primary ? { ...rest, primary } : rest) as ReplicaMetaRead;
+  return (primary ? { ...rest, primary } : rest) as ReplicaMeta;
 }
 
 export function parseFrontendPrev(meta: unknown): VTS {
@@ -123,7 +120,8 @@ const errorReplySchema = z.object({
 /** What applying a forced/immediate update did (`ApplyOutcome`). */
 export const applyOutcomeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('addMovie'), movieId: movieIdSchema, title: z.string().max(1024), existed: z.boolean() }),
-  z.object({ kind: z.literal('forgetUser'), userId: userIdSchema, removed: counter }),
+  // `removed` is absent when the answering replica got the forget's effect in a snapshot.
+  z.object({ kind: z.literal('forgetUser'), userId: userIdSchema, removed: counter.optional() }),
 ]);
 
 const queryOkSchema = z.object({ ok: z.literal(true), valueTS: vtsSchema, result: z.unknown() });

@@ -2,12 +2,12 @@
  * The cluster view a front end shows its clients, built from the naming
  * service's member lists (replica metas and front end metas). Pure.
  */
-import type { ClusterView, FrontendView, Member, ReplicaView } from '../core/protocol.js';
+import type { ClusterView, FrontendView, Member, ReplicaMeta, ReplicaView } from '../core/protocol.js';
 import type { ReplicaId } from '../core/ids.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
 import { electedLeader } from './primary.js';
-import { parseFrontendPrev, parseReplicaMeta, type ReplicaMetaRead } from './schemas.js';
+import { parseFrontendPrev, parseReplicaMeta } from './schemas.js';
 
 export interface ViewInput {
   /** Members of any kind, as the naming service lists them. */
@@ -34,7 +34,7 @@ export function lagOf(valueTS: VTS, max: VTS): number {
 }
 
 export function buildClusterView(input: ViewInput): ClusterView {
-  const metas: { m: Member; meta: ReplicaMetaRead }[] = [];
+  const metas: { m: Member; meta: ReplicaMeta }[] = [];
   for (const m of input.members) {
     if (m.kind !== 'replica') continue;
     const meta = parseReplicaMeta(m.meta);

@@ -99,7 +99,7 @@ parse('help covers every command with a usage and an example that parses', () =>
     assert.ok(h.explains.length > 10, h.name);
   }
   const names = COMMAND_HELP.map((h) => h.name).sort();
-  assert.equal(names, ['avg', 'clear', 'delete', 'get', 'help', 'mine', 'movie', 'quit', 'rate', 'search', 'set', 'status', 'trace', 'user']);
+  assert.equal(names, ['add-movie', 'avg', 'clear', 'delete', 'forget-user', 'get', 'help', 'mine', 'movie', 'quit', 'rate', 'search', 'set', 'status', 'trace', 'user']);
 });
 
 // ---------------------------------------------------------------------------
@@ -172,6 +172,7 @@ class FakeSession implements CommandSession {
       this.failNext = undefined;
       return f;
     }
+    if (op.kind !== 'rate' && op.kind !== 'delete') return { ok: false, code: 'NO_PRIMARY', message: 'this fake has no primary', tried: [] };
     if (!MOVIES.some((m) => m.movieId === op.movieId)) return { ok: false, code: 'UNKNOWN_MOVIE', message: `there is no movie with id ${op.movieId}`, tried: ['rm1.a' as ReplicaId] };
     if (op.kind === 'rate') this.ratings.set(op.movieId, { rating: op.rating, timestamp: op.timestamp });
     else this.ratings.delete(op.movieId);

@@ -27,7 +27,7 @@ type Mode = 'answer' | 'silent';
 class FakeFrontend {
   mode: Mode = 'answer';
   readonly queries: { requestId: string; prev: VTS }[] = [];
-  readonly updates: { requestId: string; prev: VTS; uid?: string | undefined }[] = [];
+  readonly updates: { requestId: string; prev: VTS; uid?: string | undefined; op: unknown }[] = [];
   watches = 0;
   counter = 0;
   url = '';
@@ -48,7 +48,7 @@ class FakeFrontend {
         ack({ ok: true, kind: 'query', result: { kind: 'avg', movieId: 1, title: 'T', average: 4, count: 1 }, ts, servedBy: [`${this.name}-rm.1` as ReplicaId], valueTS: ts });
       });
       sock.on('update', (req, ack) => {
-        this.updates.push({ requestId: req.requestId, prev: req.prev, uid: req.uid });
+        this.updates.push({ requestId: req.requestId, prev: req.prev, uid: req.uid, op: req.op });
         if (this.mode === 'silent') return;
         const ts = this.tick(req.prev);
         ack({ ok: true, kind: 'update', uid: (req.uid ?? 'fe-made') as UpdateId, ts, servedBy: [], copies: {} });
@@ -178,6 +178,24 @@ session('an update whose reply was lost is retried on another front end with the
   if (r.ok && r.kind === 'update') assert.is(r.uid, first.uid);
   const r2 = await s.update(rate);
   assert.ok(r2.ok && r2.kind === 'update' && r2.uid !== first.uid, 'each update gets its own uid');
+});
+
+session('addMovie and forgetUser are updates like the others: a lost reply is retried elsewhere with the same uid and prev', async () => {
+  const s = await connect('fe1');
+  await s.query({ kind: 'avg', movieId: movieId(1) });
+  fe('fe1').mode = 'silent';
+  const r = await s.addMovie('Heat 2 (2026)', ['Action']);
+  assert.ok(r.ok && r.kind === 'update', JSON.stringify(r));
+  const first = fe('fe1').updates[0]!;
+  const retry = fe('fe2').updates[0]!;
+  assert.equal(first.op, { kind: 'addMovie', title: 'Heat 2 (2026)', genres: ['Action'] });
+  assert.equal(retry.op, first.op);
+  assert.is(retry.uid, first.uid);
+  assert.equal(retry.prev, first.prev);
+  assert.ok(Object.keys(first.prev).length > 0, 'the prev carries what the session saw');
+  const f = await s.forgetUser(userId(42));
+  assert.ok(f.ok);
+  assert.equal(fe('fe2').updates[1]!.op, { kind: 'forgetUser', userId: 42 });
 });
 
 session('a front end that dies mid-request is left at once, and the request completes elsewhere', async () => {

@@ -133,8 +133,8 @@ export interface FakeReplica {
   close(): Promise<void>;
 }
 
-/** A replica's naming meta, with its part in the election. */
-export type FakeMeta = ReplicaMeta & { primary?: PrimaryInfo | undefined };
+/** A replica's naming meta (with its part in the election, when set). */
+export type FakeMeta = ReplicaMeta;
 
 let counter = 0;
 

@@ -23,6 +23,7 @@ test('an outcome of the wrong shape makes the answer malformed (INTERNAL)', () =
     { kind: 'addMovie', movieId: -1, title: 'x (2000)', existed: false },
     { kind: 'addMovie', movieId: 5, title: 'x (2000)' },
     { kind: 'forgetUser', userId: 42, removed: -3 },
+    { kind: 'forgetUser', removed: 3 },
     { kind: 'explode' },
     'yes',
   ]) {

@@ -11,7 +11,7 @@ import { buildClusterView, lagOf } from '../../src/frontend/view.js';
 const test = suite('cluster view');
 const ts = (o: Record<string, number>) => o as VTS;
 
-function replica(name: string, over: Partial<ReplicaMeta> & { primary?: unknown } = {}): Member {
+function replica(name: string, over: Omit<Partial<ReplicaMeta>, 'primary'> & { primary?: unknown } = {}): Member {
   const meta: Record<string, unknown> = {
     id: `${name}.e1`,
     status: 'ACTIVE',

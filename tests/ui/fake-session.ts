@@ -1,7 +1,9 @@
 /**
  * A session without a network, for the terminal UI's tests: a tiny movie
  * table, ratings, four replicas whose status can be set, events on demand.
- * Same shape as Session (UiSession).
+ * Same shape as Session (UiSession). With `primary` set it plays an elected
+ * primary: forced and immediate updates are answered as that replica, and
+ * the cluster view names it.
  */
 import { EventEmitter } from 'node:events';
 import { userId, type ReplicaId, type UserId } from '../../src/core/ids.js';
@@ -27,6 +29,12 @@ export class FakeSession implements UiSession {
   closed = false;
   watching: boolean | undefined;
   queries: Query[] = [];
+  /** Every update sent, in order. */
+  updates: Update[] = [];
+  /** The elected primary's name (e.g. 'rm2'); null while electing; undefined: replicas publish nothing about it. */
+  primary: string | null | undefined;
+  term = 3;
+  forced = 0;
   clusterCalls = 0;
   /** movieId → [sum, count] of other users' ratings. */
   base = new Map<number, [number, number]>([
@@ -91,15 +99,44 @@ export class FakeSession implements UiSession {
   }
 
   async update(op: Update): Promise<ClientReply> {
+    this.updates.push(op);
     this.counter++;
+    if (op.kind === 'addMovie' || op.kind === 'forgetUser') {
+      if (!this.primary) return { ok: false, code: 'NO_PRIMARY', message: 'no primary could sequence this forced update in 4500 ms (last error: rm1: NO_PRIMARY election)', tried: [id('rm1.a1')] };
+      const rm = this.replicaId(this.primary);
+      this.prev = { ...this.prev, forced: ++this.forced } as VTS;
+      const result =
+        op.kind === 'addMovie'
+          ? { kind: 'addMovie' as const, movieId: (9742 + this.forced) as never, title: op.title, existed: false }
+          : { kind: 'forgetUser' as const, userId: op.userId, removed: this.mine.size };
+      if (op.kind === 'forgetUser' && op.userId === this.user) this.mine.clear();
+      return { ok: true, kind: 'update', uid: `u${this.counter}` as never, ts: this.prev, servedBy: [rm], copies: { [rm]: this.prev }, ordering: op.kind === 'addMovie' ? 'forced' : 'immediate', result };
+    }
     if (op.kind === 'rate') this.mine.set(op.movieId, { rating: op.rating, timestamp: op.timestamp });
     else this.mine.delete(op.movieId);
     const ts = this.stamp();
     return { ok: true, kind: 'update', uid: `u${this.counter}` as never, ts, servedBy: [id('rm1.a1'), id('rm2.b2')], copies: {} };
   }
 
+  /** The incarnation id of a replica by name. */
+  replicaId(name: string): ReplicaId {
+    const i = [...this.status.keys()].indexOf(name);
+    return id(`${name}.${'abcd'[i]}${i + 1}`);
+  }
+
   view(): ClusterView {
+    const p = this.primary;
     const replicas: ReplicaView[] = [...this.status].map(([name, status], i) => ({
+      ...(p === undefined
+        ? {}
+        : {
+            primary:
+              p === null
+                ? { role: 'candidate' as const, term: this.term, leader: null, commit: this.forced }
+                : name === p
+                  ? { role: 'leader' as const, term: this.term, leader: this.replicaId(p), commit: this.forced }
+                  : { role: 'follower' as const, term: this.term, leader: this.replicaId(p), commit: this.forced },
+          }),
       name,
       id: id(`${name}.${'abcd'[i]}${i + 1}`),
       url: `http://127.0.0.1:${4000 + i}`,
@@ -118,6 +155,7 @@ export class FakeSession implements UiSession {
         { name: 'fe1', url: 'http://127.0.0.1:5001', prev: this.prev },
         { name: 'fe2', url: 'http://127.0.0.1:5002', prev: {} },
       ],
+      primary: p ? { id: this.replicaId(p), name: p, term: this.term } : null,
       via: this.fe ?? 'fe1',
       at: Date.now(),
     };

@@ -4,8 +4,10 @@
  * Pure: the caller supplies what it knows (command names, replica names from
  * the cluster view, movie titles found so far for a prefix). When titles are
  * needed but not known yet, the answer says so (`needTitles`), and the caller
- * looks them up and asks again.
+ * looks them up and asks again. Genres after add-movie's title come from the
+ * fixed MovieLens vocabulary.
  */
+import { GENRES } from '../../core/ops.js';
 
 export interface Candidate {
   /** Text that replaces the word being completed. */
@@ -31,6 +33,8 @@ export interface Completion {
 }
 
 export const STATUS_WORDS = ['active', 'overloaded', 'offline'] as const;
+/** Genres completed after add-movie's title, in MovieLens spelling. */
+export const GENRE_WORDS: readonly string[] = GENRES;
 const TITLE_COMMANDS = new Set(['movie', 'avg', 'get', 'rate', 'delete', 'search']);
 /** Shortest prefix worth asking the service about. */
 export const MIN_TITLE_PREFIX = 2;
@@ -63,6 +67,20 @@ export function titleArgument(line: string): { from: number; text: string } | un
   return { from, text };
 }
 
+/**
+ * The genre being typed after add-movie's title (quoted, or up to its
+ * "(YEAR)"): the text after the last |, comma or space. Undefined while the
+ * title itself is being typed.
+ */
+export function genreArgument(line: string): { from: number; word: string } | undefined {
+  const m = /^(\s*\S+\s+)("[^"]*"|'[^']*'|[^"'].*?\(\d{4}\))(\s+)(.*)$/s.exec(line);
+  if (!m || (m[1] ?? '').trim().toLowerCase() !== 'add-movie') return undefined;
+  const rest = m[4] ?? '';
+  const cut = Math.max(rest.lastIndexOf('|'), rest.lastIndexOf(','), rest.search(/\s\S*$/));
+  const from = (m[1] ?? '').length + (m[2] ?? '').length + (m[3] ?? '').length + cut + 1;
+  return { from, word: line.slice(from) };
+}
+
 export function complete(input: string, ctx: CompletionContext): Completion {
   const words = input.split(/\s+/);
   const lead = /^\s*/.exec(input)?.[0].length ?? 0;
@@ -84,6 +102,12 @@ export function complete(input: string, ctx: CompletionContext): Completion {
       if (argIndex === 1) return { from: lastSpace, word, candidates: byPrefix(word, ctx.replicas) };
       if (argIndex === 2) return { from: lastSpace, word, candidates: byPrefix(word, STATUS_WORDS) };
       return { from: lastSpace, word, candidates: [] };
+    case 'add-movie': {
+      const g = genreArgument(input);
+      return g ? { from: g.from, word: g.word, candidates: byPrefix(g.word, GENRE_WORDS) } : { from: lastSpace, word, candidates: [] };
+    }
+    case 'forget-user':
+      return argIndex >= 2 ? { from: lastSpace, word, candidates: byPrefix(word, ['--yes']) } : { from: lastSpace, word, candidates: [] };
     default:
       break;
   }

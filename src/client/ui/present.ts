@@ -18,7 +18,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** Keys and screen features, listed after the commands by `help`. */
 export const UI_KEYS: readonly (readonly [string, string])[] = [
-  ['Tab', 'complete commands, replica names and movie titles (Tab again cycles)'],
+  ['Tab', 'complete commands, replica names, movie titles and genres (Tab again cycles)'],
   ['↑ / ↓', 'earlier / later commands (kept between runs)'],
   ['PgUp / PgDn', 'scroll the results (also shift-↑ / shift-↓; End jumps to the newest)'],
   ['ctrl-t', 'show or hide the trace panel (same as trace on|off)'],
@@ -45,6 +45,11 @@ function servedLine(s: Served | undefined, verb: string, aliases: Aliases): Line
   if (!s) return [];
   const by = s.servedBy.map((id) => label(clean(id), aliases)).join(', ') || 'no replica';
   return [line(seg(`  ${verb} ${by}${s.frontend ? ` via ${clean(s.frontend)}` : ''} · your timestamp now ${compactVts(s.ts, aliases)}`, 'dim'))];
+}
+
+/** "forced update #7" */
+function orderText(r: { ordering: string; sequence: number | undefined }): string {
+  return `${clean(r.ordering)} update${r.sequence !== undefined ? ` #${r.sequence}` : ''}`;
 }
 
 function movieHead(title: string, id: number): Line {
@@ -141,6 +146,28 @@ export function presentResult(r: CommandResult, width: number, aliases: Aliases 
         line(seg('✓ ', 'ok'), 'deleted your rating of ', seg(clean(r.title), 'title'), seg(` #${r.movieId}`, 'dim'), seg(' (if you had one)', 'dim')),
         ...(r.warning ? [line(seg(`  note: ${clean(r.warning)}`, 'warn'))] : []),
         ...servedLine(r.served, 'logged at', aliases),
+      ]);
+    case 'movieAdded':
+      return wrapAll(
+        r.existed
+          ? [
+              line(seg('= ', 'warn'), 'already exists: movie ', seg(`#${r.movieId}`, 'num'), ' ', seg(clean(r.title), 'title')),
+              line(seg('  nothing was added (titles are compared ignoring case and extra spaces)', 'dim')),
+              ...servedLine(r.served, 'checked by primary', aliases),
+            ]
+          : [
+              line(seg('✓ ', 'ok'), 'added ', seg(clean(r.title), 'title'), ' as movie ', seg(`#${r.movieId}`, 'num')),
+              line(seg(`  ${orderText(r)}: the primary chose the id, the same on every replica`, 'dim')),
+              ...servedLine(r.served, 'sequenced by primary', aliases),
+            ],
+      );
+    case 'userForgotten':
+      return wrapAll([
+        r.removed === undefined
+          ? line(seg('✓ ', 'ok'), `forgot user ${r.userId}: every rating removed`)
+          : line(seg('✓ ', 'ok'), `forgot user ${r.userId}: `, seg(String(r.removed), 'num'), ` ${r.removed === 1 ? 'rating' : 'ratings'} removed`),
+        line(seg(`  ${orderText(r)}: ordered after every update acknowledged before it`, 'dim')),
+        ...servedLine(r.served, 'sequenced by primary', aliases),
       ]);
     case 'search': {
       const what = [r.words ? `"${clean(r.words)}"` : '', r.genre ? `genre ${clean(r.genre)}` : ''].filter(Boolean).join(', ');

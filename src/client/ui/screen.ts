@@ -56,7 +56,7 @@ export function resultsView(s: UiState, width: number, height: number): Line[] {
 }
 
 export function traceView(s: UiState, aliases: ReturnType<typeof clusterAliases>, width: number, height: number): Line[] {
-  const head = ruleLine(line(seg('TRACE', 'head'), seg(' client → FE → 2 RMs → reply; gossip between RMs', 'dim')), width, line(seg('ctrl-t hides', 'dim')));
+  const head = ruleLine(line(seg('TRACE', 'head'), seg(' client → FE → 2 RMs, or the primary → reply; gossip', 'dim')), width, line(seg('ctrl-t hides', 'dim')));
   const h = Math.max(0, height - 1);
   if (s.trace.length === 0) return [head, ...exactly([line(seg('waiting for requests and gossip… (try avg 1 or rate 1 4)', 'dim'))], h)];
   const lines = traceLines(s.trace, aliases, width);
@@ -78,6 +78,7 @@ export function inputView(prompt: string, text: string, cursor: number, width: n
 }
 
 export function promptFor(s: UiState): string {
+  if (s.confirm) return 'y/N › ';
   if (s.choose) return `pick 1-${s.choose.candidates.length} › `;
   return '› ';
 }

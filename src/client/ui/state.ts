@@ -7,6 +7,7 @@
  * trace folding, banners) is a branch here and has a test named after it.
  */
 import type { ClusterView, TraceEvent } from '../../core/protocol.js';
+import { isYes } from '../commands.js';
 import { sanitize } from '../format.js';
 import { commonPrefix, complete, type Candidate } from './complete.js';
 import { pushEntry } from './history.js';
@@ -30,6 +31,16 @@ export interface PendingChoice<C = unknown> {
   /** The command to run again with the chosen movie. */
   readonly command: C;
   readonly candidates: readonly Choice[];
+}
+
+/**
+ * A command that cannot be undone (forget-user) is waiting for the user's
+ * answer to `question`: the next line typed is the answer, and only y (or
+ * yes) runs it.
+ */
+export interface PendingConfirm<C = unknown> {
+  readonly command: C;
+  readonly question: string;
 }
 
 export interface Banner {
@@ -63,6 +74,7 @@ export interface UiState {
   readonly traceOn: boolean;
   readonly trace: readonly TraceRow[];
   readonly choose: PendingChoice | null;
+  readonly confirm: PendingConfirm | null;
   /** The command being run, if any. */
   readonly busy: string | null;
   /** A one-line message under the results (completion choices, lookups). */
@@ -90,6 +102,7 @@ export function initialState(o: { history?: readonly string[]; frontend?: string
     traceOn: o.traceOn ?? false,
     trace: [],
     choose: null,
+    confirm: null,
     busy: null,
     notice: null,
     quitting: false,
@@ -115,6 +128,8 @@ export type Action =
    */
   | { readonly type: 'output'; readonly lines: readonly Line[]; readonly choose?: PendingChoice | undefined; readonly view?: number | undefined }
   | { readonly type: 'busy'; readonly what: string | null }
+  /** Ask before running a command that cannot be undone; the next line submitted answers. */
+  | { readonly type: 'ask'; readonly confirm: PendingConfirm }
   | { readonly type: 'scroll'; readonly by: number; readonly view: number }
   | { readonly type: 'scrollTo'; readonly where: 'top' | 'bottom'; readonly view: number }
   | { readonly type: 'clear' }
@@ -298,6 +313,8 @@ export function reduce(s: UiState, a: Action): UiState {
         completion: null,
         awaitingTitles: null,
         notice: null,
+        // The line submitted is the answer to a pending question (read by confirmAnswer before this).
+        confirm: null,
         // A new command brings the newest answers back into view.
         scroll: 0,
         unseen: 0,
@@ -314,6 +331,8 @@ export function reduce(s: UiState, a: Action): UiState {
     }
     case 'busy':
       return { ...s, busy: a.what };
+    case 'ask':
+      return { ...s, confirm: a.confirm, choose: null };
     case 'scroll': {
       const scroll = Math.max(0, Math.min(maxScroll(s.results.length, a.view), s.scroll + a.by));
       return { ...s, scroll, unseen: scroll === 0 ? 0 : s.unseen };
@@ -368,6 +387,16 @@ export function reduce(s: UiState, a: Action): UiState {
 /** The banners to show, most serious first. */
 export function activeBanners(s: UiState): Banner[] {
   return [s.banners.naming, s.banners.frontend].filter((b): b is Banner => b !== undefined);
+}
+
+/**
+ * The answer `text` gives to the pending question: 'yes' only for y or yes
+ * (any case), 'no' for anything else, an empty line included; undefined
+ * when no question is pending.
+ */
+export function confirmAnswer(s: UiState, text: string): 'yes' | 'no' | undefined {
+  if (!s.confirm) return undefined;
+  return isYes(text) ? 'yes' : 'no';
 }
 
 /** When the pending choice accepts `text` (a number 1..N), the movie picked. */

@@ -22,7 +22,9 @@ export type Style =
   | 'active'
   | 'overloaded'
   | 'offline'
-  | 'you';
+  | 'you'
+  /** The elected primary (named in words too: colour is never the only sign). */
+  | 'primary';
 
 export interface Seg {
   readonly text: string;

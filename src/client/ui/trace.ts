@@ -7,6 +7,12 @@
  * work (gossip, pulls, applying updates) that happens after the latest
  * request is folded per pair of replicas: "rm1 → rm3 gossip ×12 (4 records)".
  * Gossip that carries nothing counts into one "idle gossip" row.
+ *
+ * A forced or immediate update's row shows its path to the primary: which
+ * replica the front end took for the primary and why (its 'chose' event's
+ * `reason` and `term`), redirects, and the primary's 'committed' event
+ * (matched by uid: the session's request ids start with the update's uid).
+ * An election won ('elected') is a row of its own.
  */
 import type { ReplicaStatus, TraceEvent } from '../../core/protocol.js';
 import type { VTS } from '../../core/vts.js';
@@ -23,6 +29,14 @@ export interface ChoiceView {
   readonly inflight: number;
 }
 
+export interface AttemptView {
+  readonly chosen: readonly ChoiceView[];
+  readonly retry: boolean;
+  /** Forced/immediate updates: why this replica was taken for the primary ('primary', 'redirect', 'guess'). */
+  readonly reason?: string | undefined;
+  readonly term?: number | undefined;
+}
+
 export type TraceRow =
   | {
       readonly kind: 'request';
@@ -30,11 +44,16 @@ export type TraceRow =
       readonly fe: string;
       readonly op: string;
       readonly prev: VTS | undefined;
-      readonly attempts: readonly { readonly chosen: readonly ChoiceView[]; readonly retry: boolean }[];
+      readonly attempts: readonly AttemptView[];
       readonly replies: readonly { readonly rm: string; readonly ok: boolean; readonly ts?: VTS | undefined; readonly code?: string | undefined }[];
+      /** The primary's commit of a forced/immediate update: its place in the total order. */
+      readonly committed?: { readonly rm: string; readonly index: number } | undefined;
       readonly done?: { readonly ok: boolean; readonly ts?: VTS | undefined; readonly feprev: VTS } | undefined;
       readonly at: number;
     }
+  | { readonly kind: 'elected'; readonly rm: string; readonly term: number; readonly at: number }
+  /** A commit whose request is not on the panel (another client's, or tracing started late). */
+  | { readonly kind: 'committed'; readonly rm: string; readonly index: number; readonly uid: string; readonly at: number }
   | { readonly kind: 'gossip'; readonly from: string; readonly to: string; readonly count: number; readonly records: number; readonly kept: number; readonly at: number }
   | { readonly kind: 'idle'; readonly count: number; readonly at: number }
   | { readonly kind: 'pull'; readonly rm: string; readonly from: string; readonly missing: readonly string[]; readonly count: number; readonly at: number }
@@ -75,6 +94,24 @@ function findRequest(rows: readonly TraceRow[], id: string): number {
   return -1;
 }
 
+/** The request of an update by its uid: a session names every attempt of an update `<uid>.<attempt>`. */
+function findUpdate(rows: readonly TraceRow[], uid: string): number {
+  for (let i = rows.length - 1; i >= 0 && i >= rows.length - 100; i--) {
+    const r = rows[i];
+    if (r?.kind === 'request' && (r.id === uid || r.id.startsWith(`${uid}.`))) return i;
+  }
+  return -1;
+}
+
+/** `reason` and `term` of a 'chose' event, when the front end gave them (forced/immediate updates). */
+function primaryChoice(ev: object): { reason?: string; term?: number } {
+  const x = ev as { reason?: unknown; term?: unknown };
+  return {
+    ...(typeof x.reason === 'string' ? { reason: x.reason } : {}),
+    ...(typeof x.term === 'number' && Number.isFinite(x.term) ? { term: x.term } : {}),
+  };
+}
+
 /** Adds one event to the rows (pure: returns new rows, never mutates). */
 export function addTrace(rows: readonly TraceRow[], ev: TraceEvent, limit = TRACE_LIMIT): TraceRow[] {
   switch (ev.kind) {
@@ -94,7 +131,7 @@ export function addTrace(rows: readonly TraceRow[], ev: TraceEvent, limit = TRAC
       if (r?.kind !== 'request') return rows.slice();
       let next: TraceRow;
       if (ev.kind === 'chose') {
-        next = { ...r, attempts: [...r.attempts, { chosen: ev.chosen.map((c) => ({ rm: c.rm, status: c.status, inflight: c.inflight })), retry: ev.retry }] };
+        next = { ...r, attempts: [...r.attempts, { chosen: ev.chosen.map((c) => ({ rm: c.rm, status: c.status, inflight: c.inflight })), retry: ev.retry, ...primaryChoice(ev) }] };
       } else if (ev.kind === 'rmReply') {
         next = { ...r, replies: [...r.replies, { rm: ev.rm, ok: ev.ok, ts: ev.ts, code: ev.code }] };
       } else {
@@ -137,6 +174,14 @@ export function addTrace(rows: readonly TraceRow[], ev: TraceEvent, limit = TRAC
       return bound([...rows, { kind: 'snapshot', rm: ev.rm, from: ev.from, at: ev.at }], limit);
     case 'status':
       return bound([...rows, { kind: 'status', rm: ev.rm, status: ev.status, at: ev.at }], limit);
+    case 'elected':
+      return bound([...rows, { kind: 'elected', rm: ev.rm, term: ev.term, at: ev.at }], limit);
+    case 'committed': {
+      const i = findUpdate(rows, ev.uid);
+      const r = rows[i];
+      if (r?.kind === 'request') return replaceAt(rows, i, { ...r, committed: { rm: ev.rm, index: ev.index } });
+      return bound([...rows, { kind: 'committed', rm: ev.rm, index: ev.index, uid: ev.uid, at: ev.at }], limit);
+    }
     default:
       return rows.slice();
   }
@@ -161,6 +206,11 @@ export function traceIds(rows: readonly TraceRow[]): string[] {
           addTs(r.done.ts);
           addTs(r.done.feprev);
         }
+        if (r.committed) s.add(r.committed.rm);
+        break;
+      case 'elected':
+      case 'committed':
+        s.add(r.rm);
         break;
       case 'gossip':
         s.add(r.from);
@@ -195,12 +245,20 @@ export function traceRowLines(r: TraceRow, a: Aliases): Line[] {
     case 'request': {
       const out: Line[] = [line(seg('▸ ', 'cmd'), seg(sanitize(r.op), 'cmd'), ` via ${sanitize(r.fe)}`, seg(` prev ${compactVts(r.prev, a)}`, 'dim'))];
       for (const at of r.attempts) {
+        if (at.reason !== undefined) {
+          out.push(primaryAttemptLine(at, L));
+          continue;
+        }
         const why = at.chosen.map((c) => `${L(c.rm)} (${c.status}, ${c.inflight} in flight)`).join(' + ');
         out.push(line(`  ${at.retry ? 'retry with' : 'chose'} `, why));
       }
+      // The primary's commit goes on the answers' line: a forced request's path takes no more lines than a causal one's.
+      const commit = r.committed ? [seg(' · ', 'dim'), seg(`committed by ${L(r.committed.rm)} as forced #${r.committed.index}`, 'primary'), seg(' (a majority holds it)', 'dim')] : [];
       if (r.replies.length > 0) {
         const parts = r.replies.map((x) => (x.ok ? `${L(x.rm)} ts ${compactVts(x.ts, a)}` : `${L(x.rm)} failed ${sanitize(x.code ?? '')}`.trimEnd()));
-        out.push(line('  ← ', parts.join(' · ')));
+        out.push(line('  ← ', parts.join(' · '), ...commit));
+      } else if (r.committed) {
+        out.push(line('  ', ...commit.slice(1)));
       }
       if (r.done) {
         out.push(
@@ -231,6 +289,25 @@ export function traceRowLines(r: TraceRow, a: Aliases): Line[] {
       return [line(seg(L(r.rm), 'hint'), ' is now ', seg(`${STATUS_SYMBOL[r.status] ?? ''} ${r.status}`, r.status === 'ACTIVE' ? 'active' : r.status === 'OVERLOADED' ? 'overloaded' : 'offline'))];
     case 'snapshot':
       return [line(seg(L(r.rm), 'hint'), ` installed a snapshot from ${L(r.from)}`)];
+    case 'elected':
+      return [line(seg('★ ', 'primary'), seg(`${L(r.rm)} elected primary`, 'primary'), ` for term ${r.term}`)];
+    case 'committed':
+      return [line(seg(L(r.rm), 'primary'), ` committed forced #${r.index}`, seg(` (${sanitize(r.uid)})`, 'dim'))];
+  }
+}
+
+/** "  → primary rm2 (term 3)": where the front end sent a forced/immediate update, and why. */
+function primaryAttemptLine(at: AttemptView, L: (id: string) => string): Line {
+  const rm = at.chosen.map((c) => L(c.rm)).join(' + ') || 'nobody';
+  const term = at.term !== undefined ? ` (term ${at.term})` : '';
+  const lead = at.retry ? '  retry → ' : '  → ';
+  switch (at.reason) {
+    case 'primary':
+      return line(lead, seg(`primary ${rm}`, 'primary'), seg(term, 'dim'));
+    case 'redirect':
+      return line(lead, seg(`primary ${rm}`, 'primary'), seg(`${term}, as the replica asked said`, 'dim'));
+    default:
+      return line(lead, rm, seg(' (no primary known: it will name one, or say there is none)', 'dim'));
   }
 }
 

@@ -9,11 +9,12 @@ import { useCallback, useEffect, useReducer, useRef } from 'react';
 import type { ClusterView, TraceEvent } from '../../core/protocol.js';
 import type { Logger } from '../../core/sockets.js';
 import type { QueryResult } from '../../core/ops.js';
-import { parseCommand, runCommand, type Command, type CommandResult } from '../commands.js';
+import { cancelledText, confirmationFor, confirmed, parseCommand, runCommand, type Command, type CommandResult } from '../commands.js';
 import { titleArgument, MIN_TITLE_PREFIX } from './complete.js';
 import { appendHistory } from './history.js';
 import { echoLine, errorLines, presentResult, welcomeLines } from './present.js';
-import { cachedTitles, initialState, pickChoice, reduce, type Action, type UiState } from './state.js';
+import { cachedTitles, confirmAnswer, initialState, pickChoice, reduce, type Action, type UiState } from './state.js';
+import { line, seg, wrap } from './text.js';
 import { clusterAliases } from './cluster.js';
 import type { UiSession } from './types.js';
 
@@ -50,6 +51,11 @@ export interface SessionHook {
   readonly submit: (line: string) => void;
   readonly toggleTrace: () => void;
   readonly quit: () => void;
+}
+
+/** Styled text wrapped to the results area. */
+function wrapped(text: string, style: 'dim' | 'warn', width: number) {
+  return wrap(line(seg(text, style)), Math.max(20, width), 2);
 }
 
 function errorMessage(e: unknown): string {
@@ -284,19 +290,38 @@ export function useSession(o: SessionHookOptions): SessionHook {
           log.warn(`could not save the history to ${file}: ${errorMessage(e)}`);
         }
       }
+      // A pending "are you sure?" takes this line as its answer; nothing was sent before it.
+      const answer = confirmAnswer(before, text);
+      const asked = before.confirm;
       // A number answers a pending "which movie?" question; the choice is read now, as typed.
-      const pick = pickChoice(before, text);
+      const pick = answer === undefined ? pickChoice(before, text) : undefined;
       const choose = before.choose;
+      // A command that cannot be undone asks first. The question is set now, so a line typed
+      // (or pasted) right after it is taken as the answer.
+      const parsed = answer === undefined && !pick ? parseCommand(text) : undefined;
+      const question = parsed && !('error' in parsed) ? confirmationFor(parsed) : undefined;
+      if (parsed && question && !('error' in parsed)) dispatch({ type: 'ask', confirm: { command: parsed, question } });
       enqueue(async () => {
         if (quitting.current) return;
         const width = opts.current.resultsWidth();
+        if (asked && answer !== undefined) {
+          const c = asked.command as Command;
+          dispatch({ type: 'output', lines: [echoLine(line)] });
+          if (answer === 'yes') await run(confirmed(c), line);
+          else dispatch({ type: 'output', lines: wrapped(`${cancelledText(c)} (only y confirms)`, 'dim', width) });
+          return;
+        }
+        if (question) {
+          dispatch({ type: 'output', lines: [echoLine(line), ...wrapped(question, 'warn', width)] });
+          return;
+        }
         if (pick && choose) {
           dispatch({ type: 'output', lines: [echoLine(`${line} → ${pick.title} #${pick.movieId}`)] });
           await run({ ...(choose.command as Command), movie: { id: pick.movieId } } as Command, line);
           return;
         }
         dispatch({ type: 'output', lines: [echoLine(line)] });
-        const c = parseCommand(text);
+        const c = parsed ?? parseCommand(text);
         if ('error' in c) {
           dispatch({ type: 'output', lines: errorLines(c.error, c.hint, width) });
           return;

@@ -24,6 +24,7 @@ const THEME: Readonly<Record<Style, TextStyle>> = {
   overloaded: { color: 'yellow' },
   offline: { color: 'red' },
   you: { color: 'magenta' },
+  primary: { color: 'blue', bold: true },
 };
 
 export function LineView(props: { readonly line: Line; readonly color: boolean }) {
