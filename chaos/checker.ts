@@ -31,9 +31,21 @@
  *   covered by every replica's valueTS.
  * - Availability: the share of requests answered ok while at most one
  *   replica is unavailable.
+ * - Forgotten users (immediate forgetUser): a forget has the version
+ *   (Σ prev, uid) of its forced record, known exactly from its reply
+ *   (ts = prev[forced := seq], so Σ prev = Σ ts − 1). It stands for "no
+ *   rating" on every row of its user. A write is older than a forget when
+ *   the versions say so, or when the write is in the forget's causal past
+ *   (a copy's or the reply's timestamp ≤ the forget's ts); a forget is older
+ *   than a write whose writer's session had seen it. After its forget is
+ *   acknowledged a session never sees that user's older ratings (read your
+ *   writes for forgets), and after healing no replica holds a rating of a
+ *   forgotten user that is older than the forget (the base rows included).
+ * - Added movies (forced addMovie) and the forced sequence: forced.ts.
  */
 import * as V from '../src/core/vts.js';
 import type { VTS } from '../src/core/vts.js';
+import { checkForced, forcedTsOf, type ForcedStats, type MovieAnswers } from './forced.js';
 import type { FaultRecord, OpRecord } from './history.js';
 
 export interface BaseRow {
@@ -54,6 +66,8 @@ export interface FinalReplica {
    * key "user:movie" → value. A key not listed means "no rating".
    */
   readonly rows: ReadonlyMap<string, BaseRow>;
+  /** For every movie id a client was given by an acknowledged addMovie: the title this replica answers (null: unknown movie). */
+  readonly movies?: MovieAnswers | undefined;
 }
 
 export interface FinalState {
@@ -110,12 +124,18 @@ export interface CheckResult {
   readonly availabilityReplicaFaults: Availability;
   readonly exactVersions: number;
   readonly excused: number;
+  /** Forced (addMovie) and immediate (forgetUser) updates. */
+  readonly forced: ForcedStats;
 }
+
+/** Faults that kill a replica (the primary is a replica too). */
+export const RM_KILLS: ReadonlySet<string> = new Set(['rm-kill', 'primary-kill']);
 
 /** Faults of the front ends and the naming service (their windows are left out of the availability threshold). */
 const SERVICE_FAULTS: ReadonlySet<string> = new Set(['fe-kill', 'fe-partition', 'naming-kill', 'naming-partition']);
 
 export const rowKey = (user: number, movie: number): string => `${user}:${movie}`;
+const userOfKey = (key: string): number => Number(key.split(':')[0]);
 
 // ---------------------------------------------------------------------------
 // Writes and what is known about their order
@@ -137,7 +157,25 @@ interface Write {
   past?: Knowledge | undefined;
 }
 
-type Elem = Write | 'base';
+/**
+ * An immediate forgetUser: "no rating" on every row of `user`, with the
+ * version of its forced record. Acknowledged: the version is exact, and `ts`
+ * is the forced record's timestamp; otherwise it may or may not have been
+ * applied, with a version above what the client sent.
+ */
+interface Forget {
+  readonly kind: 'forget';
+  readonly op: OpRecord;
+  readonly user: number;
+  readonly acked: boolean;
+  readonly uid: string | undefined;
+  readonly lo: number;
+  readonly hi: number;
+  readonly exact: boolean;
+  readonly ts: VTS | undefined;
+}
+
+type Elem = Write | Forget | 'base';
 type Label = 'own write' | 'read' | 'writes follow reads';
 /** row key → writes known (none known to be older than another) → how they became known. */
 type Knowledge = Map<string, Map<Write, Label>>;
@@ -147,7 +185,9 @@ const describe = (e: Elem | undefined): string =>
     ? 'nothing'
     : e === 'base'
       ? 'the base data'
-      : `${e.kind === 'rate' ? `rating ${e.rating}` : 'delete'} #${e.op.id} by ${e.op.client} (stamp ${e.stamp}${e.exact ? `, order ${e.lo}` : ''})`;
+      : e.kind === 'forget'
+        ? `forget of user ${e.user} #${e.op.id} by ${e.op.client} (${e.acked ? `order ${e.lo}` : 'not acknowledged'})`
+        : `${e.kind === 'rate' ? `rating ${e.rating}` : 'delete'} #${e.op.id} by ${e.op.client} (stamp ${e.stamp}${e.exact ? `, order ${e.lo}` : ''})`;
 
 /**
  * The prev an update was logged with, from its copies' timestamps:
@@ -180,8 +220,29 @@ export function prevFromCopies(copies: readonly (readonly [string, VTS])[], sent
   return V.leq(sent, p) ? p : undefined;
 }
 
+function makeForget(op: OpRecord): Forget {
+  const u = op.update!;
+  if (u.kind !== 'forgetUser') throw new Error(`op #${op.id} is not a forget`);
+  const r = op.reply;
+  const ts = r && r.ok && r.kind === 'update' ? forcedTsOf(r) : undefined;
+  // Unacknowledged: its prev (the client's, merged with the primary's cut) covers what the client sent.
+  const order = ts ? V.sum(ts) - 1 : undefined;
+  return {
+    kind: 'forget',
+    op,
+    user: u.userId,
+    acked: ts !== undefined,
+    uid: ts && r?.ok && r.kind === 'update' ? r.uid : undefined,
+    lo: order ?? V.sum(op.prevBefore),
+    hi: order ?? Number.POSITIVE_INFINITY,
+    exact: order !== undefined,
+    ts,
+  };
+}
+
 function makeWrite(op: OpRecord): Write {
   const u = op.update!;
+  if (u.kind !== 'rate' && u.kind !== 'delete') throw new Error(`op #${op.id} is not a rating write`);
   const key = rowKey(u.userId, u.movieId);
   const r = op.reply;
   const acked = r !== undefined && r.ok && r.kind === 'update';
@@ -228,7 +289,8 @@ class Order {
     if (a === b) return false;
     if (a === 'base') return true;
     if (b === 'base') return false;
-    return this.olderW(a, b);
+    if (a.kind !== 'forget' && b.kind !== 'forget') return this.olderW(a, b);
+    return olderWithForget(a, b);
   }
 
   private olderW(a: Write, b: Write): boolean {
@@ -254,6 +316,28 @@ class Order {
     m.set(a, found);
     return found;
   }
+}
+
+/**
+ * Order where a forget is involved (no knowledge search: a forget is not
+ * part of any row's knowledge). Versions first; then causality: x is in a
+ * forget's past if a timestamp of x is covered by the forget's (its prev was
+ * taken after x reached some replica), and a forget is in a write's past if
+ * the writer's session held the forget's timestamp.
+ */
+function olderWithForget(a: Write | Forget, b: Write | Forget): boolean {
+  if (a.exact && b.exact) {
+    if (a.lo !== b.lo) return a.lo < b.lo;
+    return a.uid! < b.uid!;
+  }
+  if (a.hi < b.lo) return true;
+  if (b.hi < a.lo) return false;
+  const stampsOfA: VTS[] = a.kind === 'forget' ? (a.ts ? [a.ts] : []) : [...a.copies.map(([, t]) => t), ...(a.acked && a.op.reply?.ok ? [a.op.reply.ts] : [])];
+  for (const t of stampsOfA) {
+    if (V.leq(t, b.op.prevBefore)) return true;
+    if (b.kind === 'forget' && b.ts && V.leq(t, b.ts)) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------
@@ -297,8 +381,19 @@ export function check(input: CheckInput): CheckResult {
   const byStamp = new Map<number, Write>();
   const writesOf = new Map<string, Write[]>();
   const writeOfOp = new Map<OpRecord, Write>();
+  const forgetsOf = new Map<number, Forget[]>();
+  const forgetOfOp = new Map<OpRecord, Forget>();
   for (const op of input.ops) {
     if (op.kind !== 'update' || !op.update) continue;
+    if (op.update.kind === 'forgetUser') {
+      const f = makeForget(op);
+      forgetOfOp.set(op, f);
+      let l = forgetsOf.get(f.user);
+      if (!l) forgetsOf.set(f.user, (l = []));
+      l.push(f);
+      continue;
+    }
+    if (op.update.kind !== 'rate' && op.update.kind !== 'delete') continue;
     const w = makeWrite(op);
     if (byStamp.has(w.stamp)) throw new Error(`two updates share the rating timestamp ${w.stamp}; the workload must make them unique`);
     byStamp.set(w.stamp, w);
@@ -326,11 +421,12 @@ export function check(input: CheckInput): CheckResult {
     return { error: `row ${key} shows ${v.rating} at ${v.timestamp}, which no client wrote and the base data does not hold` };
   };
 
-  /** The values a "no rating" answer may stand for, as of time `at`. */
+  /** The values a "no rating" answer may stand for, as of time `at`: a delete of the row, a forget of its user, or the base if it has no row. */
   const absentCandidates = (key: string, at: number): Elem[] => {
     const out: Elem[] = [];
     if (!input.base.has(key)) out.push('base');
     for (const w of writesOf.get(key) ?? []) if (w.kind === 'delete' && w.op.invokedAt <= at) out.push(w);
+    for (const f of forgetsOf.get(userOfKey(key)) ?? []) if (f.op.invokedAt <= at) out.push(f);
     return out;
   };
 
@@ -364,6 +460,8 @@ export function check(input: CheckInput): CheckResult {
   }
   events.sort((a, b) => a.t - b.t || a.phase - b.phase || a.op.id - b.op.id);
 
+  /** client → user → the forgets of that user the client has had acknowledged. */
+  const forgotBy = new Map<string, Map<number, Forget[]>>();
   const lastOf = new Map<string, OpRecord>();
   const lastWriteOf = new Map<string, Map<string, Write>>();
   let exactVersions = 0;
@@ -389,7 +487,18 @@ export function check(input: CheckInput): CheckResult {
       add({ rule: 'session timestamp', at: ev.t, client: op.client, op: op.id, detail: `reply ts ${V.format(r.ts)} not merged into the session (${V.format(op.prevAfter)})` });
     }
     if (r.kind === 'update') {
-      const w = writeOfOp.get(op)!;
+      const f = forgetOfOp.get(op);
+      if (f) {
+        if (!f.acked) continue;
+        let m = forgotBy.get(op.client);
+        if (!m) forgotBy.set(op.client, (m = new Map()));
+        let l = m.get(f.user);
+        if (!l) m.set(f.user, (l = []));
+        l.push(f);
+        continue;
+      }
+      const w = writeOfOp.get(op);
+      if (!w) continue; // an added movie: forced.ts
       for (const [n, ts] of w.copies) {
         if (!V.leq(ts, r.ts)) add({ rule: 'session timestamp', at: ev.t, client: op.client, op: op.id, detail: `reply ts ${V.format(r.ts)} does not cover the copy at ${n} (${V.format(ts)})` });
       }
@@ -412,6 +521,8 @@ export function check(input: CheckInput): CheckResult {
     // The keys this answer speaks for.
     const scope = parsed.scopeUser !== undefined ? new Set([...(userKeys.get(parsed.scopeUser) ?? []), ...parsed.rows.keys()]) : new Set(parsed.rows.keys());
     const shown = new Map<string, Elem[]>();
+    /** Rows that showed a rating: the write or base row it is. */
+    const values: [string, Write | 'base'][] = [];
     const seen: Write[] = [];
     for (const key of scope) {
       const v = parsed.rows.get(key) ?? null;
@@ -427,7 +538,16 @@ export function check(input: CheckInput): CheckResult {
           add({ rule: 'impossible value', at: ev.t, client: op.client, op: op.id, detail: `row ${key} shows ${describe(c)}, issued after this read completed` });
         }
         if (c !== 'base') seen.push(c);
+        values.push([key, c]);
         shown.set(key, [c]);
+      }
+    }
+    // Read your writes for forgets: nothing older than a forget this session had acknowledged.
+    const myForgets = forgotBy.get(op.client);
+    if (myForgets) {
+      for (const [key, c] of values) {
+        const f = (myForgets.get(userOfKey(key)) ?? []).find((x) => order.older(c, x));
+        if (f) add({ rule: 'read your writes (forget)', at: ev.t, client: op.client, op: op.id, detail: `${op.query.kind} of ${key} served by ${r.servedBy.join(',')} showed ${describe(c)}; the session had ${describe(f)} acknowledged` });
       }
     }
     // Writes follow reads: whatever the writers of the shown values had seen must be visible too.
@@ -441,7 +561,8 @@ export function check(input: CheckInput): CheckResult {
         continue;
       }
       if (!known || known.size === 0) {
-        if (cands.length === 1 && cands[0] !== 'base') learn(k, cands[0] as Write, 'read');
+        const only = cands.length === 1 ? cands[0]! : undefined;
+        if (only !== undefined && only !== 'base' && only.kind !== 'forget') learn(k, only, 'read');
         continue;
       }
       const live = cands.filter((c) => ![...known.keys()].some((x) => order.older(c, x)));
@@ -453,7 +574,8 @@ export function check(input: CheckInput): CheckResult {
         add({ rule, at: ev.t, client: op.client, op: op.id, detail: `${op.query.kind} of ${key} served by ${r.servedBy.join(',')} showed ${what}; the session had ${label === 'read' ? 'read' : label === 'own write' ? 'written' : 'seen, in the past of a write it read,'} ${describe(x)}` });
         continue;
       }
-      if (live.length === 1 && live[0] !== 'base') learn(k, live[0] as Write, 'read');
+      const only = live.length === 1 ? live[0]! : undefined;
+      if (only !== undefined && only !== 'base' && only.kind !== 'forget') learn(k, only, 'read');
     }
   }
 
@@ -489,6 +611,11 @@ export function check(input: CheckInput): CheckResult {
         add({ rule: 'impossible value', at: endAt, detail: `after healing, ${c.error}` });
         continue;
       }
+      if (c !== null) {
+        // Forgotten means forgotten: no rating older than an acknowledged forget of its user stays.
+        const f = (forgetsOf.get(userOfKey(key)) ?? []).find((x) => x.acked && order.older(c, x));
+        if (f) add({ rule: 'forgotten means forgotten', at: endAt, client: f.op.client, op: f.op.id, detail: `after healing every replica holds ${describe(c)} on row ${key}, older than the acknowledged ${describe(f)}` });
+      }
       const cands: Elem[] = c === null ? absentCandidates(key, Number.POSITIVE_INFINITY) : [c];
       for (const a of writesOf.get(key) ?? []) {
         if (!a.acked) continue;
@@ -497,7 +624,7 @@ export function check(input: CheckInput): CheckResult {
       }
     }
     // Every acknowledged update is in every replica's value: some copy's timestamp is covered.
-    const kills = input.faults.filter((f) => f.kind === 'rm-kill' && f.outcome === 'done' && f.victimId);
+    const kills = input.faults.filter((f) => RM_KILLS.has(f.kind) && f.outcome === 'done' && f.victimId);
     for (const w of byStamp.values()) {
       if (!w.acked || w.copies.length === 0) continue;
       const missing = reps.filter((rep) => !w.copies.some(([, ts]) => V.leq(ts, rep.valueTS)));
@@ -567,6 +694,8 @@ export function check(input: CheckInput): CheckResult {
       detail: `${(availabilityReplicaFaults.share * 100).toFixed(1)}% of requests answered ok while at most one replica was unavailable (front ends and naming up); at least ${(input.minAvailability * 100).toFixed(0)}% required`,
     });
   }
+  const forced = checkForced({ ops: input.ops, faults: input.faults, final: fin?.replicas, endAt });
+  violations.push(...forced.violations);
   return {
     violations: violations.sort((a, b) => a.at - b.at),
     ops: input.ops.length,
@@ -579,5 +708,6 @@ export function check(input: CheckInput): CheckResult {
     availabilityReplicaFaults,
     exactVersions,
     excused,
+    forced: forced.stats,
   };
 }

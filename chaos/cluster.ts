@@ -11,7 +11,13 @@
  * The harness itself talks to replicas directly on their own ports (with the
  * cluster secret) to introspect them and to read their rows after healing,
  * so its own view is never delayed or cut by a fault.
+ *
+ * Replicas elect a primary for forced and immediate updates: each gets
+ * `--voters` (every replica name of the cluster) and `--state-dir` (one
+ * folder of the run); a restarted replica keeps its name and that folder, so
+ * it keeps its term, vote and forced log.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { configFor, type Config } from '../src/core/config.js';
@@ -34,6 +40,10 @@ export interface ChaosClusterOptions {
   readonly logDir: string;
   readonly dataFile?: string | undefined;
   readonly readyTimeoutMs?: number | undefined;
+  /** Replicas that elect the primary (default: all of `replicas`); false: none, forced updates are refused. */
+  readonly voters?: readonly string[] | false | undefined;
+  /** Folder of the replicas' durable primary state (default: <logDir>/state). */
+  readonly stateDir?: string | undefined;
 }
 
 interface Member {
@@ -56,8 +66,14 @@ export class ChaosCluster {
   private reqSeq = 0;
   private closed = false;
 
+  readonly voters: readonly string[];
+  readonly stateDir: string;
+
   private constructor(readonly o: ChaosClusterOptions) {
     this.config = configFor(o.profile);
+    this.voters = o.voters === false ? [] : (o.voters ?? o.replicas);
+    this.stateDir = o.stateDir ?? path.join(o.logDir, 'state');
+    mkdirSync(this.stateDir, { recursive: true });
   }
 
   static async start(o: ChaosClusterOptions): Promise<ChaosCluster> {
@@ -148,6 +164,8 @@ export class ChaosCluster {
         if (m.kind === 'replica') {
           args.push('--no-random-status');
           if (this.o.dataFile) args.push('--data', this.o.dataFile);
+          if (this.voters.length > 0) args.push('--voters', this.voters.join(','));
+          args.push('--state-dir', this.stateDir);
         }
         try {
           m.proc = await spawnComponent({

@@ -13,6 +13,9 @@
  * - replicas: one replica fault at a time (kill and restart, OFFLINE, or a
  *   partition of the traffic into it), with a gap after each so a restarted
  *   replica can recover; at most one replica is unavailable at any moment;
+ *   about half of these kill whichever replica is the elected primary
+ *   when the step comes (its target is decided then, so the plan says
+ *   `primary`), so a 30-second run sees several failovers;
  * - replica load: OVERLOADED spells (the replica stays available);
  * - front ends: kill and restart, partition, connection resets (one at a time);
  * - naming: kill and restart, short partitions (shorter than the lease, so
@@ -25,6 +28,7 @@ import { rngFromState, seedFrom, type Rng } from '../src/core/rng.js';
 
 export type FaultKind =
   | 'rm-kill'
+  | 'primary-kill'
   | 'rm-offline'
   | 'rm-overloaded'
   | 'rm-partition'
@@ -38,6 +42,7 @@ export type FaultKind =
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'rm-kill',
+  'primary-kill',
   'rm-offline',
   'rm-overloaded',
   'rm-partition',
@@ -54,7 +59,7 @@ export interface FaultStep {
   /** Milliseconds after the start of the fault phase. */
   readonly at: number;
   readonly kind: FaultKind;
-  /** Component name: rm1…, fe1…, naming. */
+  /** Component name: rm1…, fe1…, naming; `primary` for whichever replica is primary when the step comes. */
   readonly target: string;
   /** How long the fault lasts (a killed component restarts after it); 0 for instant faults. */
   readonly durationMs: number;
@@ -62,6 +67,9 @@ export interface FaultStep {
   readonly jitterMs?: number;
   readonly dropRate?: number;
 }
+
+/** The target of a primary kill: named when the step is carried out. */
+export const PRIMARY = 'primary';
 
 export interface Topology {
   readonly replicas: readonly string[];
@@ -100,12 +108,13 @@ export function planFaults(seed: number, durationMs: number, topo: Topology, o: 
     let t = between(r, 800, 2500);
     while (t < end) {
       const kind = weighted(r, [
-        ['rm-kill', 4],
+        ['primary-kill', 6],
+        ['rm-kill', 3],
         ['rm-offline', 2],
         ['rm-partition', 3],
       ] as const);
-      const target = r.pick(topo.replicas);
-      const durationMs = kind === 'rm-kill' ? between(r, 300, 3000) : kind === 'rm-offline' ? between(r, 800, 4000) : between(r, 400, 2500);
+      const target = kind === 'primary-kill' ? PRIMARY : r.pick(topo.replicas);
+      const durationMs = kind === 'rm-kill' || kind === 'primary-kill' ? between(r, 300, 3000) : kind === 'rm-offline' ? between(r, 800, 4000) : between(r, 400, 2500);
       steps.push({ at: t, kind, target, durationMs });
       // Room to recover before the next one (a restarted replica needs a snapshot).
       t += durationMs + Math.round(between(r, 1500, 4000) * k);

@@ -6,7 +6,7 @@
  * history can be written to a JSON-lines file and checked again later.
  */
 import { writeFileSync } from 'node:fs';
-import type { Query, Update } from '../src/core/ops.js';
+import type { ApplyOutcome, Ordering, Query, Update } from '../src/core/ops.js';
 import type { ClientReply } from '../src/core/protocol.js';
 import type { VTS } from '../src/core/vts.js';
 import type { FaultKind } from './faults.js';
@@ -29,6 +29,9 @@ export type RecordedReply =
       readonly copies: Readonly<Record<string, VTS>>;
       readonly warning?: string | undefined;
       readonly servedBy: readonly string[];
+      /** Forced and immediate updates: how they were ordered, and what applying them did (a new movie's id). */
+      readonly ordering?: Ordering | undefined;
+      readonly result?: ApplyOutcome | undefined;
     }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
@@ -55,7 +58,8 @@ export interface OpRecord {
 
 export interface FaultRecord {
   readonly kind: FaultKind;
-  readonly target: string;
+  /** A primary kill names its victim once it is known. */
+  target: string;
   /** Planned start (ms into the fault phase), and actual start and end (ms since the run start). */
   readonly plannedAt: number;
   startedAt?: number | undefined;
@@ -63,7 +67,7 @@ export interface FaultRecord {
   endedAt?: number | undefined;
   outcome: 'pending' | 'done' | 'skipped' | 'failed';
   note?: string | undefined;
-  /** For replica kills: the incarnation killed and, per replica entry, how far the other replicas had received its log. */
+  /** For replica kills (of the primary too): the incarnation killed and, per replica entry, how far the other replicas had received its log. */
   victimId?: string | undefined;
   coveredByOthers?: Readonly<Record<string, number>> | undefined;
   /** Whether the fault makes a replica unavailable (killed, OFFLINE, partitioned). */
@@ -115,7 +119,17 @@ export class History {
 export function recordReply(r: ClientReply): RecordedReply {
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
   if (r.kind === 'query') return { ok: true, kind: 'query', result: compact(r.result), ts: r.ts, valueTS: r.valueTS, servedBy: [...r.servedBy] };
-  return { ok: true, kind: 'update', uid: r.uid, ts: r.ts, copies: r.copies, warning: r.warning, servedBy: [...r.servedBy] };
+  return {
+    ok: true,
+    kind: 'update',
+    uid: r.uid,
+    ts: r.ts,
+    copies: r.copies,
+    warning: r.warning,
+    servedBy: [...r.servedBy],
+    ...(r.ordering ? { ordering: r.ordering } : {}),
+    ...(r.result ? { result: r.result } : {}),
+  };
 }
 
 function compact(result: unknown): unknown {

@@ -13,15 +13,28 @@
  * an update logged at the victim alone in the instant between the two (its
  * acknowledgement carried a warning) from a real loss. A step whose
  * conditions do not hold within a few seconds is skipped, and recorded so.
+ *
+ * A primary kill is a replica kill whose victim is chosen in that same
+ * introspection: the replica that reports itself leader (the highest term if
+ * two do, as after a partition). With no primary elected the step waits, like
+ * any gate, and is skipped if none appears in time. The restarted replica
+ * keeps its name and state directory, so it is the same voter again.
  */
-import type { ReplicaStatus } from '../src/core/protocol.js';
+import type { Introspection, ReplicaStatus } from '../src/core/protocol.js';
 import type { Session } from '../src/client/session.js';
 import type { ChaosCluster } from './cluster.js';
 import { describeStep, type FaultStep } from './faults.js';
 import type { FaultRecord, History } from './history.js';
 
 const GATE_WAIT_MS = 4000;
-const RM_UNAVAILABLE: ReadonlySet<string> = new Set(['rm-kill', 'rm-offline', 'rm-partition']);
+const RM_UNAVAILABLE: ReadonlySet<string> = new Set(['rm-kill', 'primary-kill', 'rm-offline', 'rm-partition']);
+
+/** The replica that is primary, from introspections: the leader of the highest term. */
+export function primaryOf(states: readonly Introspection[]): Introspection | undefined {
+  let best: Introspection | undefined;
+  for (const s of states) if (s.primary?.role === 'leader' && (!best || s.primary.term > best.primary!.term)) best = s;
+  return best;
+}
 
 export class Injector {
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -136,11 +149,13 @@ export class Injector {
     const rec = this.begin(step);
     const c = this.cluster;
     switch (step.kind) {
-      case 'rm-kill': {
+      case 'rm-kill':
+      case 'primary-kill': {
         const why = (await this.gateReplica(step.target)) ?? (this.healing ? 'healing' : undefined);
         if (why) return this.skip(rec, step, why);
         // Coverage: everything the victim received is held by another replica.
         const deadline = Date.now() + GATE_WAIT_MS;
+        let target = step.target;
         for (;;) {
           if (this.healing) return this.skip(rec, step, 'healing');
           const names = c.names('replica');
@@ -150,7 +165,16 @@ export class Injector {
           } catch (e) {
             return this.skip(rec, step, `introspection failed: ${(e as Error).message}`);
           }
-          const victim = states[names.indexOf(step.target)]!;
+          if (step.kind === 'primary-kill') {
+            const p = primaryOf(states);
+            if (!p) {
+              if (Date.now() > deadline) return this.skip(rec, step, 'no primary was elected');
+              await this.sleep(50);
+              continue;
+            }
+            target = p.name;
+          }
+          const victim = states[names.indexOf(target)]!;
           const others = states.filter((s) => s !== victim);
           const covered: Record<string, number> = {};
           const short: string[] = [];
@@ -160,11 +184,12 @@ export class Injector {
             if (best < n) short.push(`${node} ${best}<${n}`);
           }
           if (short.length === 0 && this.rmDown === undefined && !this.healing) {
-            this.rmDown = step.target;
+            this.rmDown = target;
+            rec.target = target;
             rec.victimId = victim.id;
             rec.coveredByOthers = covered;
-            await c.kill(step.target);
-            this.started(rec, step, `killed ${victim.id}`);
+            await c.kill(target);
+            this.started(rec, step, `killed ${victim.id}${step.kind === 'primary-kill' ? `, the primary of term ${victim.primary?.term ?? '?'}` : ''}`);
             break;
           }
           if (Date.now() > deadline) return this.skip(rec, step, `others have not received all of its log (${short.join(', ')})`);
@@ -172,7 +197,7 @@ export class Injector {
         }
         await this.sleep(step.durationMs);
         if (this.healing) return;
-        await this.restartReplica(step.target);
+        await this.restartReplica(target);
         this.ended(rec);
         this.rmDown = undefined;
         return;

@@ -8,7 +8,9 @@
  * address. The partition takes the victim's link down: it keeps running,
  * cannot reach naming (its lease runs out and the others retire it) nor its
  * peers, and nobody can reach it; when the link comes back it registers
- * again and catches up by gossip.
+ * again and catches up by gossip. The replicas elect a primary among
+ * themselves, so the clients' forced and immediate updates go on while a
+ * majority is connected.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -16,11 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { configFor } from '../src/core/config.js';
-import { userId, type RequestId } from '../src/core/ids.js';
+import { movieId, userId, type RequestId } from '../src/core/ids.js';
 import type { Introspection, ReplicaEmit, ReplicaListen, Reply, RmQueryReply } from '../src/core/protocol.js';
 import * as V from '../src/core/vts.js';
 import { waitForMembers } from '../src/client/wait.js';
 import { check, rowKey, type BaseRow, type CheckResult, type FinalReplica } from './checker.js';
+import { ackedMovieIds } from './forced.js';
 import { History } from './history.js';
 import { NetLab } from './netns.js';
 import { ROOT, spawnComponent, type Proc } from './procs.js';
@@ -68,8 +71,12 @@ export async function runNetnsPartition(o: PartitionOptions): Promise<PartitionS
     };
     const naming = await start('naming', 'naming', ['--host', lab.hostIp, '--port', '0']);
     const rms: Proc[] = [];
+    // The replicas elect a primary for forced and immediate updates; its state survives in runDir/state.
+    const voters = Array.from({ length: n }, (_, i) => `rm${i + 1}`).join(',');
+    const stateDir = path.join(runDir, 'state');
     for (let i = 1; i <= n; i++) {
-      rms.push(await start('replica', `rm${i}`, ['--host', lab.ipOf(i), '--port', '0', '--naming', naming.url, '--no-random-status', '--data', dataFile], lab.ns(i)));
+      const args = ['--host', lab.ipOf(i), '--port', '0', '--naming', naming.url, '--no-random-status', '--data', dataFile, '--voters', voters, '--state-dir', stateDir];
+      rms.push(await start('replica', `rm${i}`, args, lab.ns(i)));
     }
     await start('frontend', 'fe1', ['--host', lab.hostIp, '--port', '0', '--naming', naming.url]);
     await waitForMembers({ naming: naming.url, secret, config, frontends: 1, replicas: n, timeoutMs: 30_000 });
@@ -148,7 +155,14 @@ export async function runNetnsPartition(o: PartitionOptions): Promise<PartitionS
         if (!r.ok || r.result.kind !== 'mine') throw new Error(`final read at ${rm.name} failed`);
         for (const x of r.result.ratings) rows.set(rowKey(u, x.movieId), { rating: x.rating, timestamp: x.timestamp });
       }
-      finals.push({ name: rm.name, id: st.id, phase: st.phase, digest: st.digest, valueTS: st.valueTS, rows });
+      // Every movie a client was told it added, under its id.
+      const movies = new Map<number, string | null>();
+      for (const id of ackedMovieIds(history.ops)) {
+        const r = (await admin.get(rm.name)!.timeout(5000).emitWithAck('query', { requestId: `netns-final-${++q}` as RequestId, prev: V.zero(), query: { kind: 'movie', movieId: movieId(id) } })) as RmQueryReply;
+        if (!r.ok && r.code !== 'UNKNOWN_MOVIE') throw new Error(`final read of movie ${id} at ${rm.name} failed: ${r.code}`);
+        movies.set(id, r.ok && r.result.kind === 'movie' ? r.result.title : null);
+      }
+      finals.push({ name: rm.name, id: st.id, phase: st.phase, digest: st.digest, valueTS: st.valueTS, rows, movies });
     }
     const result = check({ ops: history.ops, faults: history.faults, base, users, final: { replicas: finals, convergedMs, convergeBoundMs: 30_000 } });
     history.writeJsonl(path.join(runDir, 'history.jsonl'));

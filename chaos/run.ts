@@ -11,7 +11,8 @@
  * 4. Convergence: replicas are introspected until they report one digest and
  *    one valueTS (bounded by `convergeBoundMs`).
  * 5. Final reads: every client reads its rows through a front end; every
- *    replica is asked directly for every row of the run's users.
+ *    replica is asked directly for every row of the run's users, and for
+ *    every movie a client was told it added.
  * 6. The checker (checker.ts) judges the history; a summary is returned.
  *
  * The plan is reproducible from the seed; process timing is not, so two runs
@@ -24,13 +25,14 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { configFor } from '../src/core/config.js';
-import { userId } from '../src/core/ids.js';
+import { movieId, userId } from '../src/core/ids.js';
 import { rngFromState, seedFrom } from '../src/core/rng.js';
 import * as V from '../src/core/vts.js';
 import { sqlJs } from '../src/data/schema.js';
 import { Session } from '../src/client/session.js';
 import { check, rowKey, type BaseRow, type CheckResult, type FinalReplica } from './checker.js';
 import { ChaosCluster } from './cluster.js';
+import { ackedMovieIds } from './forced.js';
 import { describeStep, FAULT_KINDS, planDigest, planFaults, type FaultKind, type Topology } from './faults.js';
 import { History } from './history.js';
 import { Injector } from './inject.js';
@@ -194,8 +196,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     // ---- final reads --------------------------------------------------------------
     await workload.finalReads();
     const finals: FinalReplica[] = [];
+    const addedIds = ackedMovieIds(history.ops);
     for (const rm of TOPOLOGY.replicas) {
       const st = await cluster.introspect(rm);
+      const movies = new Map<number, string | null>();
+      for (const id of addedIds) {
+        const r = await cluster.query(rm, { kind: 'movie', movieId: movieId(id) });
+        if (!r.ok && r.code !== 'UNKNOWN_MOVIE') throw new Error(`final read of movie ${id} at ${rm} failed: ${r.code}: ${r.message}`);
+        movies.set(id, r.ok && r.result.kind === 'movie' ? r.result.title : null);
+      }
       const rows = new Map<string, BaseRow>();
       for (const u of users) {
         const r = await cluster.query(rm, { kind: 'mine', userId: userId(u) });
@@ -203,7 +212,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         if (r.result.kind !== 'mine') throw new Error(`final read of user ${u} at ${rm}: unexpected ${r.result.kind}`);
         for (const x of r.result.ratings) rows.set(rowKey(u, x.movieId), { rating: x.rating, timestamp: x.timestamp });
       }
-      finals.push({ name: rm, id: st.id, phase: st.phase, digest: st.digest, valueTS: st.valueTS, rows });
+      finals.push({ name: rm, id: st.id, phase: st.phase, digest: st.digest, valueTS: st.valueTS, rows, movies });
     }
     const logLengthAfter = (await Promise.all(TOPOLOGY.replicas.map((rm) => cluster.introspect(rm)))).map((s) => s.logLength);
 
@@ -261,9 +270,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
 export function formatSummary(s: ChaosSummary): string {
   const r = s.result;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const f = r.forced;
+  const secs = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(2)} s`);
   const lines = [
     `chaos run, seed ${s.seed} (plan ${s.plan}), ${(s.durationMs / 1000).toFixed(0)} s of faults`,
     `  operations   ${r.ops} (${r.queries} queries, ${r.updates} updates, ${r.acked} updates acknowledged; ${r.exactVersions} with versions known exactly)`,
+    `  forced       addMovie ${f.addMovie.acked}/${f.addMovie.sent} acknowledged (${f.addMovie.existed} found the title there); immediate forgetUser ${f.forgetUser.acked}/${f.forgetUser.sent} acknowledged (${f.forgetUser.removed} ratings removed)`,
+    `  failovers    ${f.failovers.length} primary kills; from a kill until a forced update issued after it was acknowledged: median ${secs(f.failoverMedianMs)}, max ${secs(f.failoverMaxMs)}${
+      f.failovers.some((x) => x.ms === null) ? ` (${f.failovers.filter((x) => x.ms === null).length} with none before the end)` : ''
+    }${f.failovers.length ? ` [${f.failovers.map((x) => (x.ms === null ? '–' : (x.ms / 1000).toFixed(2))).join(', ')}]` : ''}`,
     `  availability ${pct(r.availabilityReplicaFaults.share)} ok while at most one replica was down and front ends and naming were up (${r.availabilityReplicaFaults.ok}/${r.availabilityReplicaFaults.total});`,
     `               ${pct(r.availabilityOneDown.share)} while at most one replica was down (${r.availabilityOneDown.ok}/${r.availabilityOneDown.total}); ${pct(r.availability.share)} overall`,
     `  errors       ${Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,

@@ -11,13 +11,20 @@
  * - Reads are mostly of the client's own user's rows (get, mine), some of
  *   another user's (so causality crosses sessions), and some averages and
  *   searches (with hostile text) for load.
+ * - A few updates are forced or immediate: addMovie (3 % of operations),
+ *   mostly with a title nobody used, sometimes with one an earlier add had
+ *   acknowledged (now and then in other case or spacing: the same movie), and
+ *   forgetUser (1 %) of a user the clients write as, usually the client's
+ *   own. Like every update they are sent once by the session, which retries
+ *   a request nobody answered with the same uid.
  */
 import type { Config } from '../src/core/config.js';
 import { movieId, userId, type MovieId, type UserId } from '../src/core/ids.js';
-import type { Query, Update } from '../src/core/ops.js';
+import { GENRES, type Query, type Update } from '../src/core/ops.js';
 import { rngFromState, seedFrom, type Rng } from '../src/core/rng.js';
 import * as V from '../src/core/vts.js';
 import { Session } from '../src/client/session.js';
+import type { ClientReply } from '../src/core/protocol.js';
 import type { History } from './history.js';
 
 /** First rating timestamp handed out; base data ends in 2018 (≈1.54e9), so stamps never collide with it. */
@@ -68,6 +75,7 @@ export class Client {
   private session: Session | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
+  private adds = 0;
   readonly rng: Rng;
 
   constructor(
@@ -120,9 +128,29 @@ export class Client {
       const words = r.chance(0.4) ? r.pick(HOSTILE_TEXT) : r.pick(WORDS);
       return { query: { kind: 'search', words, ...(r.chance(0.2) ? { genre: r.chance(0.5) ? 'Drama' : r.pick(HOSTILE_TEXT) } : {}) } };
     }
+    if (x < 0.55) return { update: { kind: 'addMovie', title: this.title(), genres: r.shuffle([...GENRES]).slice(0, r.int(1, 3)) } };
+    if (x < 0.56) return { update: { kind: 'forgetUser', userId: r.chance(0.75) ? me : userId(r.pick(this.w.users)) } };
     const stamp = this.w.nextStamp();
     if (x < 0.9) return { update: { kind: 'rate', userId: me, movieId: movie(), rating: r.int(1, 10) / 2, timestamp: stamp } };
     return { update: { kind: 'delete', userId: me, movieId: movie(), timestamp: stamp } };
+  }
+
+  /** A title for addMovie: new (named after this client and a counter), or one an acknowledged add used. */
+  private title(): string {
+    const r = this.rng;
+    const known = this.w.addedTitles;
+    if (known.length === 0 || !r.chance(0.2)) return `Chaos ${this.spec.name} ${++this.adds} (${r.int(1950, 2030)})`;
+    const t = r.pick(known);
+    if (!r.chance(0.3)) return t;
+    // The same movie written otherwise: case and spacing do not make a new title.
+    return r.chance(0.5) ? t.toUpperCase() : t.replace(/ /g, '  ');
+  }
+
+  private send(u: Update): Promise<ClientReply> {
+    const s = this.session!;
+    if (u.kind === 'addMovie') return s.addMovie(u.title, u.genres);
+    if (u.kind === 'forgetUser') return s.forgetUser(u.userId);
+    return s.update(u);
   }
 
   async perform(op: { query: Query } | { update: Update }, final = false): Promise<void> {
@@ -142,8 +170,9 @@ export class Client {
       feBefore: s.frontend(),
       final,
     });
-    const reply = 'query' in op ? await s.query(op.query) : await s.update(op.update);
+    const reply = 'query' in op ? await s.query(op.query) : await this.send(op.update);
     h.complete(rec, reply, s.prev, s.frontend());
+    if (reply.ok && reply.kind === 'update' && reply.result?.kind === 'addMovie' && !reply.result.existed) this.w.addedTitles.push(reply.result.title);
   }
 
   /** After healing: read every hot row of this client's user, and all its ratings. */
@@ -157,6 +186,8 @@ export class Client {
 export class Workload {
   readonly clients: Client[];
   readonly users: number[];
+  /** Titles of movies added (acknowledged as new) so far, for adds of an existing title. */
+  readonly addedTitles: string[] = [];
   private stamp = STAMP_BASE;
 
   constructor(readonly o: WorkloadOptions) {

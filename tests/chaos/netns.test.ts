@@ -25,7 +25,7 @@ test('a replica cut off by a network partition and healed: sessions stay consist
   const s = await runNetnsPartition({ seed: 7, durationMs: 18_000, log: (l) => console.log(l) });
   const r = s.result;
   console.log(
-    `netns partition: ${r.ops} ops (${r.acked} updates acknowledged), availability ${(r.availability.share * 100).toFixed(1)}%, converged ${s.convergedMs} ms, ${r.violations.length} violations; logs ${s.runDir}`,
+    `netns partition: ${r.ops} ops (${r.acked} updates acknowledged, of which ${r.forced.addMovie.acked} addMovie and ${r.forced.forgetUser.acked} forgetUser), availability ${(r.availability.share * 100).toFixed(1)}%, converged ${s.convergedMs} ms, ${r.violations.length} violations; logs ${s.runDir}`,
   );
   for (const v of r.violations.slice(0, 20)) console.log(`  [${v.rule}] ${v.detail}`);
   assert.equal(s.leftovers, [], 'every namespace and link created was removed');
