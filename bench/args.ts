@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ROOT } from './proc.js';
 import type { Mode } from './types.js';
 
-export const SECTIONS = ['floor', 'latency', 'throughput', 'convergence', 'memory', 'startup'] as const;
+export const SECTIONS = ['floor', 'latency', 'throughput', 'orderings', 'convergence', 'memory', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const USAGE = `usage: npm run bench [-- --quick | --tiny] [--out DIR] [--only ${SECTIONS.join(',')}] [--from results.json] [--logs DIR]
@@ -27,6 +27,7 @@ export interface Params {
   floor: { warmup: number; roundTrips: number; storeQueries: number };
   latency: { perFn: number; warmupRounds: number; beforeKillMs: number; afterPerFn: number; maxAfterMs: number; burst: number };
   throughput: { clientCounts: number[]; durationMs: number; procs: number; procsWhen: 'always' | 'needed'; idleMs: number };
+  orderings: { rounds: number; warmup: number; failovers: number; failoverTimeoutMs: number };
   convergence: { sizes: number[]; trials: number; timeoutMs: number };
   memory: { updates: number; clients: number; maxMs: number };
   startup: { runs: number };
@@ -38,6 +39,7 @@ export const PARAMS: Record<Mode, Params> = {
     floor: { warmup: 1000, roundTrips: 10_000, storeQueries: 2000 },
     latency: { perFn: 1000, warmupRounds: 20, beforeKillMs: 3000, afterPerFn: 200, maxAfterMs: 20_000, burst: 20 },
     throughput: { clientCounts: [1, 4, 16], durationMs: 10_000, procs: 4, procsWhen: 'always', idleMs: 3000 },
+    orderings: { rounds: 300, warmup: 20, failovers: 5, failoverTimeoutMs: 30_000 },
     convergence: { sizes: [4, 8, 16, 32], trials: 20, timeoutMs: 10_000 },
     memory: { updates: 100_000, clients: 16, maxMs: 15 * 60_000 },
     startup: { runs: 5 },
@@ -47,6 +49,7 @@ export const PARAMS: Record<Mode, Params> = {
     floor: { warmup: 300, roundTrips: 2000, storeQueries: 300 },
     latency: { perFn: 100, warmupRounds: 3, beforeKillMs: 800, afterPerFn: 20, maxAfterMs: 8000, burst: 10 },
     throughput: { clientCounts: [1, 4, 16], durationMs: 1500, procs: 4, procsWhen: 'needed', idleMs: 1000 },
+    orderings: { rounds: 40, warmup: 3, failovers: 3, failoverTimeoutMs: 20_000 },
     convergence: { sizes: [4, 8], trials: 5, timeoutMs: 5000 },
     memory: { updates: 2000, clients: 16, maxMs: 5000 },
     startup: { runs: 1 },
@@ -56,6 +59,7 @@ export const PARAMS: Record<Mode, Params> = {
     floor: { warmup: 100, roundTrips: 300, storeQueries: 50 },
     latency: { perFn: 10, warmupRounds: 1, beforeKillMs: 300, afterPerFn: 3, maxAfterMs: 6000, burst: 4 },
     throughput: { clientCounts: [1, 4], durationMs: 800, procs: 2, procsWhen: 'always', idleMs: 300 },
+    orderings: { rounds: 5, warmup: 1, failovers: 1, failoverTimeoutMs: 20_000 },
     convergence: { sizes: [4], trials: 2, timeoutMs: 5000 },
     memory: { updates: 200, clients: 4, maxMs: 5000 },
     startup: { runs: 1 },

@@ -4,8 +4,9 @@
  * Measures hearsay on this machine with real processes on 127.0.0.1:
  * the floor (bare socket.io round trips, sql.js query time), response time
  * per client function in four scenarios (normal, front end killed, replica
- * killed, replica with the newest updates killed), throughput, convergence,
- * memory and start-up. Prints a markdown report on stdout (progress on
+ * killed, replica with the newest updates killed), throughput, forced and
+ * immediate updates next to causal ones and the primary's failover,
+ * convergence, memory and start-up. Prints a markdown report on stdout (progress on
  * stderr) and writes results.md, results.json and latency.svg to DIR
  * (default docs/bench).
  *
@@ -25,13 +26,14 @@ import { measureConvergence } from './convergence.js';
 import { measureFloor, type FloorResult } from './floor.js';
 import { measureLatency } from './latency.js';
 import { measureMemory } from './memory.js';
+import { measureOrderings } from './orderings.js';
 import { PARAMS, parseBenchArgs, USAGE } from './args.js';
 import { killAllNow, ROOT, stopAll } from './proc.js';
 import { evaluateTargets, toMarkdown, writeOutputs } from './report.js';
 import { now } from './stats.js';
 import { measureStartup } from './startup.js';
 import { measureThroughput } from './throughput.js';
-import { RESULTS_VERSION, type BenchResults, type ConvergenceRow, type MemoryResult, type ScenarioResult, type StartupResult, type ThroughputRow } from './types.js';
+import { RESULTS_VERSION, type BenchResults, type ConvergenceRow, type MemoryResult, type OrderingsResult, type ScenarioResult, type StartupResult, type ThroughputRow } from './types.js';
 import { loadWorkload } from './workload.js';
 
 function machine(): BenchResults['machine'] {
@@ -93,6 +95,7 @@ async function main(): Promise<number> {
   let convergence: ConvergenceRow[] = [];
   let memory: MemoryResult | null = null;
   let startup: StartupResult | null = null;
+  let orderings: OrderingsResult | null = null;
   let gossipIntervalMs = 0;
 
   // 1. Floor, first, in the same run as everything it is compared with.
@@ -140,6 +143,14 @@ async function main(): Promise<number> {
         fail('throughput', e);
       }
     }
+    // Last on this cluster: it forgets data-file users and kills the primary.
+    if (args.only.has('orderings')) {
+      try {
+        orderings = await measureOrderings({ cluster: c, workload, ...p.orderings, log });
+      } catch (e) {
+        fail('orderings', e);
+      }
+    }
   };
   const runConvergence = async (c: Cluster | undefined) => {
     try {
@@ -150,7 +161,7 @@ async function main(): Promise<number> {
       fail('convergence', e);
     }
   };
-  const wantsMain = args.only.has('latency') || args.only.has('throughput');
+  const wantsMain = args.only.has('latency') || args.only.has('throughput') || args.only.has('orderings');
   const wantsFresh = args.only.has('memory') || args.only.has('convergence');
 
   if (p.shareCluster) {
@@ -166,7 +177,7 @@ async function main(): Promise<number> {
       }
     }
   } else {
-    // 2 and 3 on one cluster; 5 on a fresh one (its processes have only loaded the data); 4 on its own.
+    // 2, 3 and 7 on one cluster; 5 on a fresh one (its processes have only loaded the data); 4 on its own.
     const a = wantsMain ? await startCluster('cluster for latency and throughput') : undefined;
     if (a) {
       try {
@@ -199,7 +210,7 @@ async function main(): Promise<number> {
   // Notes that explain the figures.
   if (args.mode !== 'full') {
     notes.push(
-      `${args.mode} mode: small samples (${p.latency.perFn} requests per function, ${p.throughput.durationMs} ms per throughput run, ${p.memory.updates.toLocaleString('en-US')} updates, convergence up to ${Math.max(...p.convergence.sizes)} replicas${
+      `${args.mode} mode: small samples (${p.latency.perFn} requests per function, ${p.throughput.durationMs} ms per throughput run, ${p.orderings.rounds} rounds of forced and immediate updates and ${p.orderings.failovers} primary kill(s), ${p.memory.updates.toLocaleString('en-US')} updates, convergence up to ${Math.max(...p.convergence.sizes)} replicas${
         p.shareCluster ? '; one cluster served every section, memory first' : ''
       }); run \`npm run bench\` for the full figures.`,
     );
@@ -239,6 +250,7 @@ async function main(): Promise<number> {
     convergence,
     memory,
     startup,
+    orderings,
     targets: [],
     failures,
     notes,

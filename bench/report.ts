@@ -6,7 +6,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { round, type Summary } from './stats.js';
 import { latencyChart } from './svg.js';
-import type { BenchResults, ScenarioResult, Target, ThroughputRow } from './types.js';
+import { ORDERING_KINDS, type BenchResults, type OrderingsResult, type ScenarioResult, type Target, type ThroughputRow } from './types.js';
 import { FUNCTIONS, QUERY_FUNCTIONS, type Fn } from './workload.js';
 
 // ---------------------------------------------------------------------------
@@ -398,6 +398,8 @@ export function toMarkdown(r: BenchResults): string {
     out.push('');
   }
 
+  if (r.orderings) out.push(...orderingsSection(r.orderings, r.floor?.twoHop.p50 ?? 0), '');
+
   if (r.failures.length > 0) {
     out.push('## Sections that failed');
     out.push('');
@@ -411,6 +413,59 @@ export function toMarkdown(r: BenchResults): string {
     out.push('');
   }
   return out.join('\n');
+}
+
+/** Section 7: forced and immediate updates next to causal ones, and the primary's failover. */
+export function orderingsSection(o: OrderingsResult, floor: number): string[] {
+  const out: string[] = [];
+  const rateP50 = o.rate.p50;
+  out.push('## 7. Forced and immediate updates');
+  out.push('');
+  out.push(
+    `One client through one front end, one request at a time, ${o.rounds} rounds of: \`rate\` (causal: two replicas log it), \`addMovie\` (forced: the primary sequences it and a majority of voters logs it before it is applied) and \`forgetUser\` of a data-file user (immediate: the primary first gathers every live replica's timestamp; median ${f2(o.removedMedian)} ratings removed). Ratios: × the two-hop floor${floor > 0 ? ` (${f2(floor)} ms)` : ''}, and × the p50 of the rates of the same rounds (${f2(rateP50)} ms).`,
+  );
+  out.push('');
+  const ratio = (x: number, by: number) => (by > 0 ? f1(x / by) : '–');
+  out.push(
+    table(
+      ['update', 'ordering', 'n', 'mean', 'p50', 'p95', 'p99', '× floor: p50 / p95 / p99', '× rate p50: p50 / p95 / p99', 'failed'],
+      ORDERING_KINDS.map(({ id, ordering }) => {
+        const s = o[id];
+        return [id, ordering, s.n, f2(s.mean), f2(s.p50), f2(s.p95), f2(s.p99), [s.p50, s.p95, s.p99].map((x) => ratio(x, floor)).join(' / '), [s.p50, s.p95, s.p99].map((x) => ratio(x, rateP50)).join(' / '), o.failed[id]];
+      }),
+      [1],
+    ),
+  );
+  out.push('');
+  const errs = Object.entries(o.errors);
+  if (errs.length) {
+    out.push(`Errors: ${errs.map(([k, n]) => `${k} ×${n}`).join(', ')}.`);
+    out.push('');
+  }
+  const t = o.failover.trials;
+  if (t.length > 0) {
+    out.push(
+      `Failover: the primary was SIGKILLed ${t.length} time(s), and addMovie issued at once until one was acknowledged: median ${o.failover.medianMs === null ? '–' : `${f2(o.failover.medianMs)} ms`}, max ${o.failover.maxMs === null ? '–' : `${f2(o.failover.maxMs)} ms`} from the kill to that acknowledgement. The killed replica was restarted (same name and state folder) before the next trial.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['trial', 'killed (term)', 'kill → forced update acknowledged', 'requests', 'errors on the way', 'new primary (term)'],
+        t.map((x, i) => [
+          i + 1,
+          `${x.killed} (${x.term})`,
+          x.ms === null ? 'none in time' : `${f2(x.ms)} ms`,
+          x.attempts,
+          Object.entries(x.errors)
+            .map(([k, n]) => `${k} ×${n}`)
+            .join(', ') || 'none',
+          x.newPrimary === null ? '–' : `${x.newPrimary} (${x.newTerm ?? '?'})`,
+        ]),
+        [1, 4, 5],
+      ),
+    );
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

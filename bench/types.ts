@@ -101,6 +101,40 @@ export interface ConvergenceRow {
   readonly timedOut: number;
 }
 
+/** The three orderings of updates, as the client functions that have them. */
+export type OrderingKind = 'rate' | 'addMovie' | 'forgetUser';
+export const ORDERING_KINDS: readonly { id: OrderingKind; ordering: 'causal' | 'forced' | 'immediate' }[] = [
+  { id: 'rate', ordering: 'causal' },
+  { id: 'addMovie', ordering: 'forced' },
+  { id: 'forgetUser', ordering: 'immediate' },
+];
+
+export interface FailoverTrial {
+  /** The replica that was primary, and its term. */
+  readonly killed: string;
+  readonly term: number;
+  /** SIGKILL → the first forced update acknowledged again; null if none within the timeout. */
+  readonly ms: number | null;
+  /** addMovie requests issued until then (each retried by the front end and the session). */
+  readonly attempts: number;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly newPrimary: string | null;
+  readonly newTerm: number | null;
+}
+
+export interface OrderingsResult {
+  /** Rounds of (rate, addMovie, forgetUser), one request at a time through one front end. */
+  readonly rounds: number;
+  readonly rate: Summary;
+  readonly addMovie: Summary;
+  readonly forgetUser: Summary;
+  readonly failed: Readonly<Record<OrderingKind, number>>;
+  readonly errors: Readonly<Record<string, number>>;
+  /** Ratings a forget removed (median over the forgets). */
+  readonly removedMedian: number;
+  readonly failover: { readonly trials: readonly FailoverTrial[]; readonly medianMs: number | null; readonly maxMs: number | null };
+}
+
 export interface ProcessMemory {
   readonly name: string;
   readonly kind: 'naming' | 'frontend' | 'replica';
@@ -192,6 +226,8 @@ export interface BenchResults {
   readonly convergence: readonly ConvergenceRow[];
   readonly memory: MemoryResult | null;
   readonly startup: StartupResult | null;
+  /** Forced and immediate updates next to causal ones, and the primary's failover (absent in results from before it was measured). */
+  readonly orderings?: OrderingsResult | null | undefined;
   readonly targets: readonly Target[];
   /** Sections that failed, with why. */
   readonly failures: readonly { readonly section: string; readonly error: string }[];

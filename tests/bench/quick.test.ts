@@ -78,7 +78,27 @@ function walk(v: unknown, at: string, nullable: ReadonlySet<string>, problems: s
   else if (typeof v === 'object') for (const [k, x] of Object.entries(v as object)) walk(x, `${at}.${k}`, nullable, problems);
 }
 
-const NULLABLE = new Set(['failoverMs', 'longestRequestMs', 'hops', 'launcherMs', 'wallMs', 'exitMs', 'afterLoadMB', 'afterWarmupMB', 'afterUpdatesMB', 'settledMB', 'met', 'logLengthSettled', 'executedSettled']);
+const NULLABLE = new Set([
+  'failoverMs',
+  'longestRequestMs',
+  'hops',
+  'launcherMs',
+  'wallMs',
+  'exitMs',
+  'afterLoadMB',
+  'afterWarmupMB',
+  'afterUpdatesMB',
+  'settledMB',
+  'met',
+  'logLengthSettled',
+  'executedSettled',
+  // Failover of the primary: none in time, no new primary seen.
+  'ms',
+  'medianMs',
+  'maxMs',
+  'newPrimary',
+  'newTerm',
+]);
 
 test('the tiny benchmark run completes with every section and exit status 0', async () => {
   const r = await benchOnce();
@@ -129,6 +149,14 @@ test('results.json has every section, every scenario and every function, with fi
   assert.is(res.memory!.processes.filter((p) => p.kind === 'replica').length, 4);
   assert.is(res.memory!.processes.filter((p) => p.kind === 'frontend').length, 2);
   assert.ok(res.startup && res.startup.wallMs !== null, 'start-up measured');
+  const o = res.orderings;
+  assert.ok(o, 'orderings measured');
+  for (const k of ['rate', 'addMovie', 'forgetUser'] as const) {
+    assert.ok(o![k].n > 0, `${k} measured`);
+    assert.is(o![k].n + o!.failed[k], o!.rounds, `${k}: every round counted, ok or failed`);
+  }
+  assert.ok(o!.failover.trials.length >= 1, 'the primary was killed');
+  assert.ok(o!.failover.trials.every((t) => t.ms !== null), 'forced updates were acknowledged again after every kill');
   assert.ok(res.targets.length > 10);
   for (const t of res.targets) assert.ok(t.met === true || t.met === false || t.met === null, `${t.id}: met is a boolean or null`);
 });
@@ -137,7 +165,7 @@ test('the markdown report (stdout and results.md) is made of well-formed tables 
   const r = await benchOnce();
   const md = readFileSync(path.join(r.dir, 'results.md'), 'utf8');
   assert.ok(r.stdout.includes(md.trim()), 'stdout carries the same report');
-  for (const h of ['# hearsay benchmark results', '## Targets', '## 1. Floor', '## 2. Response time', '## 3. Throughput', '## 4. Convergence', '## 5. Memory', '## 6. Start-up']) {
+  for (const h of ['# hearsay benchmark results', '## Targets', '## 1. Floor', '## 2. Response time', '## 3. Throughput', '## 4. Convergence', '## 5. Memory', '## 6. Start-up', '## 7. Forced and immediate updates']) {
     assert.ok(md.includes(h), `has "${h}"`);
   }
   // Each table: header, separator, rows, all with the same number of cells.
