@@ -58,7 +58,7 @@ import { NamingClient } from '../naming/client.js';
 import { sqlJs } from '../data/schema.js';
 import type { Durable } from './core/primary.js';
 import type { PeerMessage } from './core/types.js';
-import { durableFile, loadDurable, saveDurable } from './durable.js';
+import { durableFile, openDurable, type DurableStore } from './durable.js';
 import { ReplicaDriver } from './driver.js';
 import { StatusController } from './status.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -185,6 +185,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
   // 0. The primary's durable state (before anything else: a corrupt file stops the start).
   let durable: Durable | undefined;
   let persist: ((d: Durable) => void) | undefined;
+  let durableStore: DurableStore | undefined;
   if (o.stateDir !== undefined) {
     const file = durableFile(o.stateDir, name);
     try {
@@ -192,9 +193,13 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
     } catch (e) {
       throw new Error(`cannot create the state folder ${o.stateDir}: ${(e as Error).message}`, { cause: e });
     }
-    durable = loadDurable(file);
+    const ds = openDurable(file);
+    for (const w of ds.warnings) log.warn(w);
+    durable = ds.state;
     if (durable) log.info(`primary state from ${file}: term ${durable.term}, voted for ${durable.votedFor ?? 'nobody'}, forced log of ${durable.log.length} entries`);
-    persist = (d) => saveDurable(file, d);
+    // Appends what changed since the last save (durable.ts); the file is opened at the first save.
+    persist = (d) => ds.save(d);
+    durableStore = ds;
   }
   if (voters.length > 0 && !voting) log.info(`not among the voters (${voters.join(', ')}): this replica neither votes nor holds the forced log; it gets forced updates by gossip`);
   if (voters.length > 0 && o.stateDir === undefined) {
@@ -596,6 +601,7 @@ export async function startReplica(o: ReplicaOptions): Promise<ReplicaHandle> {
       server.disconnectSockets(true);
       await new Promise<void>((r) => server.close(() => r()));
       if (d.store instanceof SqliteStore) d.store.close();
+      durableStore?.close();
     },
   };
 }
