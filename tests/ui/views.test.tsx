@@ -133,6 +133,22 @@ test('keys that arrive together (a paste, a terminal multiplexer) are still sepa
   t.inst.unmount();
 });
 
+test('editing keys that arrive with text act where they arrive: ctrl-u clears what came before it', async () => {
+  const t = start();
+  try {
+    t.inst.stdin.write('avg');
+    await waitFor('the typed text', () => t.frame().trimEnd().endsWith('› avg'));
+    t.inst.stdin.write('\x15avg 2\r');
+    await waitFor('the answer', () => t.frame().includes('Jumanji (1995)  #2'));
+    assert.not.match(t.frame(), /avgavg/);
+    t.inst.stdin.write('get x\x17avg 1\x01\x05\r');
+    await waitFor('the second answer', () => t.frame().includes('› get avg 1') || t.frame().includes('Toy Story (1995)  #1'));
+    assert.match(t.frame(), /› get avg 1/, 'ctrl-w removed the word "x" only; ctrl-a and ctrl-e moved the cursor, inserting nothing');
+  } finally {
+    t.inst.unmount();
+  }
+});
+
 test('up arrow recalls the previous command', async () => {
   const t = start();
   await t.typeLine('avg 2');

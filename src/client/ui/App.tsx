@@ -92,11 +92,16 @@ export function App(props: AppProps) {
     if (key.ctrl && input === 'a') return dispatch({ type: 'cursor', to: 'home' });
     if (key.ctrl && input === 'e') return dispatch({ type: 'cursor', to: 'end' });
     if (key.return || input === '\r' || input === '\n') return hook.submit(state.input);
-    if (input.length > 1 && /[\r\n\t\x7f\b]/.test(input)) {
-      // Several keys in one read (a paste, or keys sent by a program): line breaks submit, tabs complete.
-      for (const part of input.split(/(\r\n|[\r\n\t\x7f\b])/)) {
+    if (input.length > 1 && /[\r\n\t\x7f\b\x15\x17\x01\x05]/.test(input)) {
+      // Several keys in one read (a paste, or keys sent by a program): line breaks submit, tabs
+      // complete, and the editing keys (ctrl-u, ctrl-w, ctrl-a, ctrl-e) act where they arrive.
+      for (const part of input.split(/(\r\n|[\r\n\t\x7f\b\x15\x17\x01\x05])/)) {
         if (part === '') continue;
         if (part === '\t') dispatch({ type: 'tab', commands: COMMAND_NAMES });
+        else if (part === '\x15') dispatch({ type: 'killLine' });
+        else if (part === '\x17') dispatch({ type: 'killWord' });
+        else if (part === '\x01') dispatch({ type: 'cursor', to: 'home' });
+        else if (part === '\x05') dispatch({ type: 'cursor', to: 'end' });
         else if (part === '\x7f' || part === '\b') dispatch({ type: 'backspace' });
         else if (/^[\r\n]/.test(part)) hook.submit(hook.current().input);
         else dispatch({ type: 'insert', text: part });
