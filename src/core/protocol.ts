@@ -219,6 +219,15 @@ export interface ClusterView {
   readonly at: number;
 }
 
+/** Why a replica was chosen for a forced/immediate update (shown in the trace). */
+export type PrimaryReason =
+  /** It reports itself leader, or replicas name it as their leader. */
+  | 'primary'
+  /** A replica that is not primary named it in its NOT_PRIMARY answer. */
+  | 'redirect'
+  /** No primary is known: any serving replica, which will redirect or say NO_PRIMARY. */
+  | 'guess';
+
 /** The path of one request, for the trace view. */
 export type FeTraceEvent =
   | { readonly kind: 'request'; readonly fe: string; readonly requestId: RequestId; readonly op: string; readonly prev: VTS; readonly at: number }
@@ -228,6 +237,9 @@ export type FeTraceEvent =
       readonly requestId: RequestId;
       readonly chosen: readonly { rm: ReplicaId; status: ReplicaStatus; inflight: number }[];
       readonly retry: boolean;
+      /** Forced/immediate updates only: why this replica, and the term it is primary for. */
+      readonly reason?: PrimaryReason | undefined;
+      readonly term?: number | undefined;
       readonly at: number;
     }
   | { readonly kind: 'rmReply'; readonly fe: string; readonly requestId: RequestId; readonly rm: ReplicaId; readonly ok: boolean; readonly ts?: VTS | undefined; readonly code?: string | undefined; readonly at: number }

@@ -32,7 +32,7 @@ import { roleOf } from '../core/secret.js';
 import { handle, type Logger } from '../core/sockets.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
-import { createFrontend, feStep, type FeEffect, type FeInput, type FeState, type PrimaryReason } from './core.js';
+import { createFrontend, feStep, type FeEffect, type FeInput, type FeState } from './core.js';
 import {
   clientQuerySchema,
   clientUpdateSchema,
@@ -82,11 +82,7 @@ const WATCH_ROOM = 'watch';
 const TRACE_ROOM = 'trace';
 
 type FeSocket = Socket<FrontendListen, FrontendEmit>;
-/**
- * The 'chose' trace event; for a forced/immediate update it also carries
- * `reason` (PrimaryReason) and `term`, read by the client's trace view.
- */
-type ChoseTraceEvent = Extract<FeTraceEvent, { kind: 'chose' }> & { readonly reason?: PrimaryReason | undefined; readonly term?: number | undefined };
+type ChoseTraceEvent = Extract<FeTraceEvent, { kind: 'chose' }>;
 type RmSocket = ClientSocket<ReplicaEmit, ReplicaListen>;
 
 interface RmConn {

@@ -10,14 +10,9 @@
 import type { ReplicaId } from '../core/ids.js';
 import type { PrimaryInfo, ReplicaStatus } from '../core/protocol.js';
 
-/** Why a replica was chosen for a forced/immediate update (shown in the trace). */
-export type PrimaryReason =
-  /** It reports itself leader, or replicas name it as their leader. */
-  | 'primary'
-  /** A replica that is not primary named it in its NOT_PRIMARY answer. */
-  | 'redirect'
-  /** No primary is known: any serving replica, which will redirect or say NO_PRIMARY. */
-  | 'guess';
+/** Why a replica was chosen for a forced/immediate update (defined with the trace events). */
+export type { PrimaryReason } from '../core/protocol.js';
+import type { PrimaryReason } from '../core/protocol.js';
 
 export interface PrimaryCandidate {
   readonly id: ReplicaId;
