@@ -23,32 +23,13 @@
  * read from the index alone.
  */
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import { GENRES, NO_GENRES_LISTED } from '../core/ops.js';
 
-/** The MovieLens genre vocabulary, in MovieLens spelling. */
-export const GENRES = [
-  'Action',
-  'Adventure',
-  'Animation',
-  'Children',
-  'Comedy',
-  'Crime',
-  'Documentary',
-  'Drama',
-  'Fantasy',
-  'Film-Noir',
-  'Horror',
-  'IMAX',
-  'Musical',
-  'Mystery',
-  'Romance',
-  'Sci-Fi',
-  'Thriller',
-  'War',
-  'Western',
-] as const;
+/** The MovieLens genre vocabulary, in MovieLens spelling: one list, kept with the operations that validate genres. */
+export { GENRES };
 
 /** What MovieLens writes in `genres` for a movie without genres. */
-export const NO_GENRES = '(no genres listed)';
+export const NO_GENRES = NO_GENRES_LISTED;
 
 /** The `genres` column as a list: split on '|'; "(no genres listed)" (or empty) is the empty list. */
 export function parseGenres(column: string): string[] {
