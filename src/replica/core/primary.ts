@@ -83,6 +83,7 @@ export interface PrimaryState {
   commit: number;
   /** Committed entries up to here were checked against forced records gossip brought (step.ts). */
   checkedCommit: number;
+  /** When a follower stands for election; NaN until the first tick sets it (the rng lives in the replica state). */
   electionAt: number;
   /** Last time a primary of the current term was heard from (followers). */
   leaderSeenAt: number;
@@ -105,7 +106,7 @@ export interface PrimaryState {
   dirty: boolean;
 }
 
-export function createPrimary(voters: readonly string[], durable: Durable | undefined, now: number): PrimaryState {
+export function createPrimary(voters: readonly string[], durable: Durable | undefined): PrimaryState {
   const p: PrimaryState = {
     voters: [...new Set(voters)].sort(),
     term: durable?.term ?? 0,
@@ -115,7 +116,7 @@ export function createPrimary(voters: readonly string[], durable: Durable | unde
     leader: null,
     commit: 0,
     checkedCommit: 0,
-    electionAt: now, // set properly on the first tick
+    electionAt: Number.NaN,
     leaderSeenAt: -Infinity,
     votes: new Set(),
     preVotes: null,
@@ -129,7 +130,6 @@ export function createPrimary(voters: readonly string[], durable: Durable | unde
     cuts: new Map(),
     dirty: false,
   };
-  p.electionAt = Number.NaN;
   reindex(p);
   return p;
 }
@@ -181,17 +181,13 @@ function adoptTerm(s: ReplicaState, term: number, out: Effect[]): void {
 function stepDown(s: ReplicaState, out: Effect[]): void {
   const p = s.primary;
   p.role = 'follower';
+  // Everyone waiting, those behind a cut in progress included, is in `waiting`.
   for (const [, ws] of p.waiting) for (const w of ws) out.push(notPrimary(s, w));
   p.waiting.clear();
-  for (const [, c] of p.cuts) for (const w of cutWaiters(s, c)) out.push(notPrimary(s, w));
   p.cuts.clear();
   p.next.clear();
   p.match.clear();
   p.ackAt.clear();
-}
-
-function cutWaiters(s: ReplicaState, c: Cut): Waiter[] {
-  return s.primary.waiting.get(c.uid) ?? [];
 }
 
 export function notPrimary(s: ReplicaState, w: Waiter): Effect {

@@ -173,7 +173,7 @@ export function createReplica(o: CreateOptions): ReplicaState {
     nextGossipAt: o.now,
     snapshotAsk: undefined,
     snapshotSentAt: new Map(),
-    primary: createPrimary(o.voters ?? [], o.durable, o.now),
+    primary: createPrimary(o.voters ?? [], o.durable),
     forcedPullAt: 0,
   };
 }
