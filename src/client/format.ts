@@ -333,7 +333,7 @@ export function formatTrace(e: TraceEvent): string {
     case 'elected':
       return `${t} ${s(e.rm)} elected primary for term ${e.term}`;
     case 'committed':
-      return `${t} ${s(e.rm)} committed ${s(e.uid)} as forced #${e.index} (a majority holds it)`;
+      return `${t} ${s(e.rm)} committed ${s(e.uid)} as forced #${e.seq} (a majority holds it)`;
     default:
       return `${t} ${s(JSON.stringify(e))}`;
   }

@@ -166,8 +166,8 @@ export type RmTraceEvent =
   | { readonly kind: 'status'; readonly rm: ReplicaId; readonly status: ReplicaStatus; readonly at: number }
   /** This replica became primary for `term`. */
   | { readonly kind: 'elected'; readonly rm: ReplicaId; readonly term: number; readonly at: number }
-  /** A forced/immediate update reached a majority (primary only). */
-  | { readonly kind: 'committed'; readonly rm: ReplicaId; readonly index: number; readonly uid: UpdateId; readonly at: number };
+  /** A forced/immediate update reached a majority (primary only); `seq` is its forced sequence number. */
+  | { readonly kind: 'committed'; readonly rm: ReplicaId; readonly seq: number; readonly uid: UpdateId; readonly at: number };
 
 export interface ReplicaListen {
   query(req: { requestId: RequestId; prev: VTS; query: Query }, ack: (r: RmQueryReply) => void): void;

@@ -669,7 +669,7 @@ export class ReplicaDriver {
         break;
       case 'committed':
         this.counters.committed++;
-        out = { kind: 'committed', rm, index: ev.index, uid: ev.uid, at };
+        out = { kind: 'committed', rm, seq: ev.seq, uid: ev.uid, at };
         break;
     }
     if (out) this.o.trace?.(out);

@@ -237,7 +237,7 @@ text('the trace says a forced update went to the primary, and shows elections an
   const redirect = formatTrace({ kind: 'chose', fe: 'fe1', requestId: 'r1' as never, chosen: [{ rm: 'rm3.x' as ReplicaId, status: 'ACTIVE', inflight: 0 }], retry: true, at: 0, reason: 'redirect' } as never);
   assert.match(redirect, /retries with rm3\.x .* as the primary named by a replica/);
   assert.match(formatTrace({ kind: 'elected', rm: 'rm2.x' as ReplicaId, term: 4, at: 0 }), /rm2\.x elected primary for term 4/);
-  assert.match(formatTrace({ kind: 'committed', rm: 'rm2.x' as ReplicaId, index: 7, uid: 'u1' as UpdateId, at: 0 }), /rm2\.x committed u1 as forced #7/);
+  assert.match(formatTrace({ kind: 'committed', rm: 'rm2.x' as ReplicaId, seq: 7, uid: 'u1' as UpdateId, at: 0 }), /rm2\.x committed u1 as forced #7/);
 });
 
 // ---------------------------------------------------------------------------

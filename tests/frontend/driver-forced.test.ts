@@ -140,7 +140,7 @@ test('the trace shows a forced request going to the primary (reason and term) an
   const requestId = 'traced-forced' as RequestId;
   const reply = await update(r.client, addMovie, { requestId });
   assert.ok(reply.ok);
-  b.trace({ kind: 'committed', rm: b.id, index: 1, uid: b.updates[0]!.uid, at: 3 });
+  b.trace({ kind: 'committed', rm: b.id, seq: 1, uid: b.updates[0]!.uid, at: 3 });
   b.trace({ kind: 'elected', rm: b.id, term: 2, at: 1 });
   await until(() => events.some((x) => x.kind === 'elected') && events.some((x) => x.kind === 'committed'), 'relayed election events');
   const chose = events.find((x) => x.kind === 'chose' && x.requestId === requestId) as (TraceEvent & { reason?: string; term?: number }) | undefined;

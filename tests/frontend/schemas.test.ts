@@ -52,7 +52,7 @@ test('a replica meta carries its part in the election; a malformed one is ignore
 
 test('elected and committed trace events are accepted; unknown kinds are not', () => {
   assert.ok(rmTraceEventSchema.safeParse({ kind: 'elected', rm: 'rm2.x', term: 3, at: 1 }).success);
-  assert.ok(rmTraceEventSchema.safeParse({ kind: 'committed', rm: 'rm2.x', index: 7, uid: 'u', at: 1 }).success);
+  assert.ok(rmTraceEventSchema.safeParse({ kind: 'committed', rm: 'rm2.x', seq: 7, uid: 'u', at: 1 }).success);
   assert.not.ok(rmTraceEventSchema.safeParse({ kind: 'crowned', rm: 'rm2.x', at: 1 }).success);
 });
 

@@ -191,7 +191,7 @@ test("trace: a forced request's path reads client → FE → primary → committ
     { kind: 'chose', fe: 'fe1', requestId: `${uid}.1` as RequestId, chosen: [{ rm: rid('rm1.e1'), status: 'ACTIVE', inflight: 0 }], retry: false, at, reason: 'primary', term: 2 } as TraceEvent,
     { kind: 'rmReply', fe: 'fe1', requestId: `${uid}.1` as RequestId, rm: rid('rm1.e1'), ok: false, code: 'NOT_PRIMARY', at },
     { kind: 'chose', fe: 'fe1', requestId: `${uid}.1` as RequestId, chosen: [{ rm: rid('rm2.e1'), status: 'ACTIVE', inflight: 0 }], retry: true, at, reason: 'redirect', term: 3 } as TraceEvent,
-    { kind: 'committed', rm: rid('rm2.e1'), index: 7, uid: uid as UpdateId, at },
+    { kind: 'committed', rm: rid('rm2.e1'), seq: 7, uid: uid as UpdateId, at },
     { kind: 'rmReply', fe: 'fe1', requestId: `${uid}.1` as RequestId, rm: rid('rm2.e1'), ok: true, ts: { forced: 7 } as VTS, at },
     { kind: 'reply', fe: 'fe1', requestId: `${uid}.1` as RequestId, ok: true, ts: { forced: 7 } as VTS, feprev: { forced: 7 } as VTS, at },
   ];
@@ -210,7 +210,7 @@ test("trace: a forced request's path reads client → FE → primary → committ
 });
 
 test('trace: a commit of an update not on the panel is a row of its own', () => {
-  const rows = addTrace([], { kind: 'committed', rm: rid('rm2.e1'), index: 4, uid: 'other' as UpdateId, at: 0 });
+  const rows = addTrace([], { kind: 'committed', rm: rid('rm2.e1'), seq: 4, uid: 'other' as UpdateId, at: 0 });
   assert.is(rows.length, 1);
   assert.match(traceLines(rows, aliasesFor([], []), 80).map(text).join(''), /rm2 committed forced #4/);
 });

@@ -47,13 +47,13 @@ export type TraceRow =
       readonly attempts: readonly AttemptView[];
       readonly replies: readonly { readonly rm: string; readonly ok: boolean; readonly ts?: VTS | undefined; readonly code?: string | undefined }[];
       /** The primary's commit of a forced/immediate update: its place in the total order. */
-      readonly committed?: { readonly rm: string; readonly index: number } | undefined;
+      readonly committed?: { readonly rm: string; readonly seq: number } | undefined;
       readonly done?: { readonly ok: boolean; readonly ts?: VTS | undefined; readonly feprev: VTS } | undefined;
       readonly at: number;
     }
   | { readonly kind: 'elected'; readonly rm: string; readonly term: number; readonly at: number }
   /** A commit whose request is not on the panel (another client's, or tracing started late). */
-  | { readonly kind: 'committed'; readonly rm: string; readonly index: number; readonly uid: string; readonly at: number }
+  | { readonly kind: 'committed'; readonly rm: string; readonly seq: number; readonly uid: string; readonly at: number }
   | { readonly kind: 'gossip'; readonly from: string; readonly to: string; readonly count: number; readonly records: number; readonly kept: number; readonly at: number }
   | { readonly kind: 'idle'; readonly count: number; readonly at: number }
   | { readonly kind: 'pull'; readonly rm: string; readonly from: string; readonly missing: readonly string[]; readonly count: number; readonly at: number }
@@ -179,8 +179,8 @@ export function addTrace(rows: readonly TraceRow[], ev: TraceEvent, limit = TRAC
     case 'committed': {
       const i = findUpdate(rows, ev.uid);
       const r = rows[i];
-      if (r?.kind === 'request') return replaceAt(rows, i, { ...r, committed: { rm: ev.rm, index: ev.index } });
-      return bound([...rows, { kind: 'committed', rm: ev.rm, index: ev.index, uid: ev.uid, at: ev.at }], limit);
+      if (r?.kind === 'request') return replaceAt(rows, i, { ...r, committed: { rm: ev.rm, seq: ev.seq } });
+      return bound([...rows, { kind: 'committed', rm: ev.rm, seq: ev.seq, uid: ev.uid, at: ev.at }], limit);
     }
     default:
       return rows.slice();
@@ -253,7 +253,7 @@ export function traceRowLines(r: TraceRow, a: Aliases): Line[] {
         out.push(line(`  ${at.retry ? 'retry with' : 'chose'} `, why));
       }
       // The primary's commit goes on the answers' line: a forced request's path takes no more lines than a causal one's.
-      const commit = r.committed ? [seg(' · ', 'dim'), seg(`committed by ${L(r.committed.rm)} as forced #${r.committed.index}`, 'primary'), seg(' (a majority holds it)', 'dim')] : [];
+      const commit = r.committed ? [seg(' · ', 'dim'), seg(`committed by ${L(r.committed.rm)} as forced #${r.committed.seq}`, 'primary'), seg(' (a majority holds it)', 'dim')] : [];
       if (r.replies.length > 0) {
         const parts = r.replies.map((x) => (x.ok ? `${L(x.rm)} ts ${compactVts(x.ts, a)}` : `${L(x.rm)} failed ${sanitize(x.code ?? '')}`.trimEnd()));
         out.push(line('  ← ', parts.join(' · '), ...commit));
@@ -292,7 +292,7 @@ export function traceRowLines(r: TraceRow, a: Aliases): Line[] {
     case 'elected':
       return [line(seg('★ ', 'primary'), seg(`${L(r.rm)} elected primary`, 'primary'), ` for term ${r.term}`)];
     case 'committed':
-      return [line(seg(L(r.rm), 'primary'), ` committed forced #${r.index}`, seg(` (${sanitize(r.uid)})`, 'dim'))];
+      return [line(seg(L(r.rm), 'primary'), ` committed forced #${r.seq}`, seg(` (${sanitize(r.uid)})`, 'dim'))];
   }
 }
 

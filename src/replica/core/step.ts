@@ -78,7 +78,7 @@ export function step(s: ReplicaState, input: Input): StepResult {
   if (s.primary.role === 'leader') {
     for (let i = commitBefore + 1; i <= s.primary.commit; i++) {
       const e = s.primary.log[i - 1];
-      if (e?.op) out.push({ type: 'event', event: { kind: 'committed', index: i, uid: e.uid } });
+      if (e?.op) out.push({ type: 'event', event: { kind: 'committed', seq: e.seq, uid: e.uid } });
     }
   }
   takePersist(s, out);

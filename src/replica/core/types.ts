@@ -163,4 +163,5 @@ export type CoreEvent =
   | { readonly kind: 'snapshotInstalled'; readonly from: ReplicaId }
   | { readonly kind: 'recruited'; readonly uid: UpdateId; readonly peer: ReplicaId }
   | { readonly kind: 'elected'; readonly term: number }
-  | { readonly kind: 'committed'; readonly index: number; readonly uid: UpdateId };
+  /** `seq`: the update's forced sequence number (what users see; log indexes also count empty entries). */
+  | { readonly kind: 'committed'; readonly seq: number; readonly uid: UpdateId };
