@@ -34,7 +34,8 @@ const byId = (a: PrimaryCandidate, b: PrimaryCandidate) => (a.id < b.id ? -1 : a
  * The replica a forced/immediate update goes to, never an OFFLINE one:
  * 1. `redirect`, the primary a NOT_PRIMARY answer named, if it is usable;
  * 2. the replica reporting role 'leader' with the highest term (two leaders
- *    can exist for a moment, the older one not knowing yet it was replaced);
+ *    can exist for a moment, the older one not knowing yet it was replaced),
+ *    unless replicas already name a leader of a higher term (3);
  * 3. the leader that replicas name, highest term first, if it is listed;
  * 4. any serving replica, ACTIVE before OVERLOADED, least loaded first
  *    (`order` breaks ties, e.g. a shuffle, so a stream of retries spreads).
@@ -54,17 +55,16 @@ export function choosePrimary<R extends PrimaryCandidate>(
 
   const leaders = usable.filter((r) => r.primary?.role === 'leader').sort((a, b) => b.primary!.term - a.primary!.term || byId(a, b));
   const leader = leaders[0];
-  if (leader) return { replica: leader, reason: 'primary', term: leader.primary!.term };
 
   // Hints come from every replica's meta, OFFLINE ones included: what they know of the election is still news.
   const hints = replicas
     .filter((r) => r.primary?.leader)
     .map((r) => ({ leader: r.primary!.leader!, term: r.primary!.term }))
     .sort((a, b) => b.term - a.term || (a.leader < b.leader ? -1 : a.leader > b.leader ? 1 : 0));
-  for (const h of hints) {
-    const r = find(h.leader);
-    if (r) return { replica: r, reason: 'primary', term: h.term };
-  }
+  const hinted = hints.map((h) => ({ r: find(h.leader), term: h.term })).find((h) => h.r !== undefined);
+  // A leader's own word wins, unless the others already follow a leader of a later term (its meta is not out yet).
+  if (leader && !(hinted && hinted.term > leader.primary!.term)) return { replica: leader, reason: 'primary', term: leader.primary!.term };
+  if (hinted?.r) return { replica: hinted.r, reason: 'primary', term: hinted.term };
 
   const rank = (r: R) => (r.status === 'ACTIVE' ? 0 : 1);
   const any = order([...usable].sort(byId)).sort((a, b) => rank(a) - rank(b) || a.inflight - b.inflight)[0];
