@@ -509,31 +509,18 @@ export class NamingClient {
   private async subscribe(w: Watch, conn: number): Promise<void> {
     let delay = 100;
     while (!this.closed && conn === this.connGen && this.socket.connected) {
-      let r: Reply<{ members: Member[] }> | undefined;
-      try {
-        r = await this.socket.timeout(this.requestTimeoutMs).emitWithAck('watch', w.kind === undefined ? {} : { kind: w.kind });
-      } catch {
-        r = undefined;
-      }
+      // The list is taken in the acknowledgement callback itself, not after an
+      // await: the service sends it before any later joined/left event, and
+      // an event decoded in the same turn would otherwise run first and be
+      // dropped (the watch has no list yet), losing a member for good.
+      const r = await new Promise<Reply<{ members: Member[] }> | undefined>((resolve) => {
+        this.socket.timeout(this.requestTimeoutMs).emit('watch', w.kind === undefined ? {} : { kind: w.kind }, (err: Error | null, reply: Reply<{ members: Member[] }>) => {
+          if (!err && reply?.ok && !this.closed && conn === this.connGen) this.guard('watch list', () => this.takeList(w, reply.members));
+          resolve(err ? undefined : reply);
+        });
+      });
       if (this.closed || conn !== this.connGen) return; // the next connection subscribes again
-      if (r?.ok) {
-        this.answered();
-        const fresh = new Map(r.members.filter(isMember).map((m) => [m.name, m]));
-        const now = performance.now();
-        if (w.previous && this.reconnectGraceMs > 0) {
-          for (const [name, m] of w.previous) {
-            if (fresh.has(name)) w.ghosts.delete(name);
-            else {
-              fresh.set(name, m);
-              if (!w.ghosts.has(name)) w.ghosts.set(name, now + this.reconnectGraceMs);
-            }
-          }
-        } else w.ghosts.clear();
-        w.previous = null;
-        w.members = fresh;
-        this.deliver(w);
-        return;
-      }
+      if (r?.ok) return;
       if (r && !r.ok) {
         this.answered();
         this.log.warn(`naming: watch refused: ${r.code}: ${r.message}`);
@@ -542,6 +529,24 @@ export class NamingClient {
       await this.sleep(delay);
       delay = Math.min(delay * 2, 2000);
     }
+  }
+
+  private takeList(w: Watch, members: readonly Member[]): void {
+    this.answered();
+    const fresh = new Map(members.filter(isMember).map((m) => [m.name, m]));
+    const now = performance.now();
+    if (w.previous && this.reconnectGraceMs > 0) {
+      for (const [name, m] of w.previous) {
+        if (fresh.has(name)) w.ghosts.delete(name);
+        else {
+          fresh.set(name, m);
+          if (!w.ghosts.has(name)) w.ghosts.set(name, now + this.reconnectGraceMs);
+        }
+      }
+    } else w.ghosts.clear();
+    w.previous = null;
+    w.members = fresh;
+    this.deliver(w);
   }
 
   private onMemberEvent(type: 'joined' | 'updated' | 'left', m: unknown): void {

@@ -155,6 +155,33 @@ test('watch delivers the full list at once and on every join, update and leave',
   assert.equal(names(await late.until(() => true)), ['fe1']);
 });
 
+test('a member that joins right after the watch list is answered is not lost (both arrive in one turn)', async () => {
+  // A scripted naming service: it answers `watch` and announces a join in the same turn, so the
+  // client decodes the list and the event back to back, before any awaited continuation runs.
+  const { Server } = await import('socket.io');
+  const { createServer } = await import('node:http');
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'] });
+  const member = (name: string) => ({ kind: 'replica' as const, name, url: `http://127.0.0.1:9/${name}`, meta: {}, since: 1 });
+  io.on('connection', (socket) => {
+    socket.on('watch', (_req: unknown, ack: (r: unknown) => void) => {
+      ack({ ok: true, members: [member('rm1')] });
+      socket.emit('joined', member('rm2'));
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (http.address() as { port: number }).port;
+    const c = client(`http://127.0.0.1:${port}`);
+    const seen = recorder<string[]>();
+    c.watch('replica', (ms) => seen.push(names(ms)));
+    const got = await seen.until((n) => n.includes('rm2'), 3000, 'rm2 in the watched list');
+    assert.equal(got, ['rm1', 'rm2']);
+  } finally {
+    await new Promise<void>((r) => io.close(() => r()));
+  }
+});
+
 test('close() removes the member at once', async () => {
   const n = await naming();
   const w = client(n.url);
