@@ -35,13 +35,14 @@
  */
 import type { Config } from '../core/config.js';
 import type { ReplicaId, RequestId, UpdateId } from '../core/ids.js';
-import { OpError, orderingOf, SEARCH_LIMIT_MAX, titleKey, type ApplyOutcome, type OpErrorCode, type Query, type Update } from '../core/ops.js';
+import { OpError, orderingOf, type ApplyOutcome, type OpErrorCode, type Query, type Update } from '../core/ops.js';
 import type { RmQueryReply, RmTraceEvent, RmUpdateReply } from '../core/protocol.js';
 import type { Logger } from '../core/sockets.js';
 import type { MovieStore } from '../core/store.js';
 import * as V from '../core/vts.js';
 import type { VTS } from '../core/vts.js';
-import type { Durable } from './core/primary.js';
+import { entryOf, type Durable } from './core/primary.js';
+import { outcomeFromStore } from './outcome.js';
 import { createReplica, type ReplicaState } from './core/state.js';
 import { step } from './core/step.js';
 import type { CoreEvent, Effect, ForcedEntry, Input, LogRecord, PeerMessage, ReplyTo } from './core/types.js';
@@ -591,37 +592,17 @@ export class ReplicaDriver {
     if (this.outcomes.size > (this.o.outcomesKept ?? OUTCOMES_KEPT)) this.outcomes.delete(this.outcomes.keys().next().value!);
   }
 
-  /**
-   * What applying forced update `uid` did. Not kept when it was applied
-   * before a snapshot was installed, or long ago: for an addMovie the movie
-   * is then looked up by its title (a title is added once), and `existed`
-   * cannot be told and is reported false; for a forget, how many ratings it
-   * removed is not known here.
-   */
-  private outcomeOf(uid: UpdateId, given?: Update): ApplyOutcome | undefined {
+  /** What applying forced update `uid` did: as kept when applied here, else worked out from the store (outcome.ts). */
+  private outcomeOf(uid: UpdateId, op: Update | undefined): ApplyOutcome | undefined {
     const kept = this.outcomes.get(uid);
     if (kept) return kept;
     this.counters.outcomeMissing++;
-    const op = given ?? this.opOf(uid);
-    if (op?.kind === 'forgetUser') return { kind: 'forgetUser', userId: op.userId };
-    if (op?.kind !== 'addMovie') return undefined;
-    try {
-      // Search words are at most 200 characters; a prefix of the title still finds it.
-      const r = this.storeRef.query({ kind: 'search', words: op.title.slice(0, 200), limit: SEARCH_LIMIT_MAX });
-      if (r.kind !== 'search') return undefined;
-      const want = titleKey(op.title);
-      const m = r.movies.find((x) => titleKey(x.title) === want);
-      return m ? { kind: 'addMovie', movieId: m.movieId, title: m.title, existed: false } : undefined;
-    } catch {
-      return undefined;
-    }
+    return outcomeFromStore(this.storeRef, op ?? this.opOf(uid));
   }
 
   /** The op of a forced update, from the primary's log or the gossip log. */
   private opOf(uid: UpdateId): Update | undefined {
-    const p = this.state.primary;
-    const i = p.byUid.get(uid);
-    const e = i === undefined ? undefined : p.log[i - 1];
+    const e = entryOf(this.state.primary, uid);
     if (e?.op) return e.op;
     for (const k of this.state.copiesByUid.get(uid) ?? []) {
       const rec = this.state.log.get(k)?.rec;

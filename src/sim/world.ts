@@ -17,6 +17,7 @@ import { createReplica, recordKey, type CoreConfig, type ReplicaState } from '..
 import { step } from '../replica/core/step.js';
 import type { Effect, Input, PeerMessage } from '../replica/core/types.js';
 import { FORCED, type Durable } from '../replica/core/primary.js';
+import { outcomeFromStore } from '../replica/outcome.js';
 import { MemoryStore, type SeedMovie, type SeedRating } from '../replica/store/memory-store.js';
 import { SessionChecker, type Violation } from './checker.js';
 import { EventQueue } from './queue.js';
@@ -359,7 +360,7 @@ export class World {
         return;
       }
       case 'ack': {
-        const result = e.forced ? (node.outcomes.get(e.uid) ?? this.outcomeAfterTheFact(node, e.op)) : undefined;
+        const result = e.forced ? (node.outcomes.get(e.uid) ?? outcomeFromStore(node.store, e.op)) : undefined;
         this.send(node.id, e.to, { kind: 'fe', input: { type: 'rmReply', rmRequestId: e.requestId, rm: node.id, reply: { ok: true, ts: e.ts, uid: e.uid, ...(result ? { result } : {}) } } });
         return;
       }
@@ -392,19 +393,6 @@ export class World {
         }
         return;
     }
-  }
-
-  /**
-   * The outcome of a forced update this replica did not apply itself (its
-   * effect came with a snapshot): as the real driver does, find the movie by
-   * its title. A forget's count of removed ratings is not known then.
-   */
-  private outcomeAfterTheFact(node: RmNode, op: Update | undefined): ApplyOutcome | undefined {
-    if (op?.kind === 'forgetUser') return { kind: 'forgetUser', userId: op.userId };
-    if (op?.kind !== 'addMovie') return undefined;
-    const hit = node.store.query({ kind: 'search', words: op.title, limit: 200 });
-    const m = hit.kind === 'search' ? hit.movies.find((x) => x.title.toLowerCase() === op.title.toLowerCase()) : undefined;
-    return m ? { kind: 'addMovie', movieId: m.movieId, title: m.title, existed: false } : undefined;
   }
 
   /** A front end or client request reaching a replica: the driver validates what needs the data. */

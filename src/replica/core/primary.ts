@@ -507,6 +507,12 @@ export function committedWithSeq(p: PrimaryState, seq: number): ForcedEntry | un
   return undefined;
 }
 
+/** The entry of a forced/immediate update in this replica's log, by uid. */
+export function entryOf(p: PrimaryState, uid: UpdateId): ForcedEntry | undefined {
+  const i = p.byUid.get(uid);
+  return i === undefined ? undefined : p.log[i - 1];
+}
+
 /** The persist effect, first in the step's effects, if the durable state changed. */
 export function takePersist(s: ReplicaState, out: Effect[]): void {
   const p = s.primary;

@@ -26,7 +26,7 @@ import { rngFromState } from '../../core/rng.js';
 import * as V from '../../core/vts.js';
 import type { VTS } from '../../core/vts.js';
 import { recordKey, type Held, type LogEntry, type ReplicaState } from './state.js';
-import { committedWithSeq, enabled, FORCED, isPrimaryMessage, notPrimary, onPrimaryMessage, primaryTick, propose, takePersist } from './primary.js';
+import { committedWithSeq, enabled, entryOf, FORCED, isPrimaryMessage, notPrimary, onPrimaryMessage, primaryTick, propose, takePersist } from './primary.js';
 import type { ForcedEntry } from './types.js';
 import type { CoreSnapshot, Effect, Input, LogRecord, PeerMessage } from './types.js';
 
@@ -235,8 +235,7 @@ function forcedRecord(e: ForcedEntry): LogRecord {
 function forcedTs(s: ReplicaState, uid: UpdateId): VTS | undefined {
   const own = s.ownCopy.get(uid);
   if (own) return own;
-  const i = s.primary.byUid.get(uid);
-  const e = i === undefined ? undefined : s.primary.log[i - 1];
+  const e = entryOf(s.primary, uid);
   return e && e.index <= s.primary.commit ? forcedRecord(e).ts : undefined;
 }
 
@@ -292,8 +291,7 @@ function answerForced(s: ReplicaState, out: Effect[]): void {
     const ts = forcedTs(s, uid);
     if (!ts) continue;
     s.primary.waiting.delete(uid);
-    const i = s.primary.byUid.get(uid);
-    const op = i === undefined ? undefined : (s.primary.log[i - 1]?.op ?? undefined);
+    const op = entryOf(s.primary, uid)?.op ?? undefined;
     for (const w of ws) out.push({ type: 'ack', to: w.from, requestId: w.requestId, uid, ts, forced: true, ...(op ? { op } : {}) });
   }
 }
