@@ -18,6 +18,7 @@ import { Cluster } from '../tests/helpers/cluster.js';
 import { now, summarize } from './stats.js';
 import type { ConvergenceRow } from './types.js';
 import { BENCH_USER_BASE, pick, random, randomRating, type Workload } from './workload.js';
+import { connected } from '../src/core/sockets.js';
 
 export interface ConvergenceOptions {
   readonly sizes: readonly number[];
@@ -51,17 +52,7 @@ class Tracer {
       this.events.push({ ev });
       for (const w of this.waiters.splice(0)) w();
     });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`cannot connect to ${name}`)), 10_000);
-      s.once('connect', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      s.once('connect_error', (e) => {
-        clearTimeout(t);
-        reject(e);
-      });
-    });
+    await connected(s, name, 10_000);
     const r = (await s.timeout(5000).emitWithAck('subscribe', {})) as Reply;
     if (!r.ok) throw new Error(`subscribe to ${name}: ${r.code} ${r.message}`);
   }

@@ -15,6 +15,7 @@ import { loadSqliteStore } from '../src/replica/store/sqlite-store.js';
 import { startProc, tsNode, type Proc } from './proc.js';
 import { now, summarize, type Summary } from './stats.js';
 import { random, randomQuery, type Workload } from './workload.js';
+import { connected } from '../src/core/sockets.js';
 
 export interface FloorResult {
   readonly oneHop: Summary;
@@ -44,17 +45,7 @@ function payload(i: number): unknown {
 
 async function open(url: string): Promise<Socket> {
   const s = connect(url, { transports: ['websocket'], reconnection: false });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`cannot connect to ${url}`)), 5000);
-    s.once('connect', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    s.once('connect_error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
+  await connected(s, url);
   return s;
 }
 

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
+import { connected } from '../src/core/sockets.js';
 
 /** Any JSON-ish value: objects (also with odd keys like __proto__), arrays, strings, numbers, null. */
 export const junk: fc.Arbitrary<unknown> = fc.anything({
@@ -77,10 +78,7 @@ export function hostile(template: Record<string, unknown>): fc.Arbitrary<unknown
 
 export async function connect(url: string, secret?: string | undefined, timeoutMs = 5000): Promise<Socket> {
   const s = io(url, { transports: ['websocket'], auth: secret ? { secret } : {}, reconnection: false, timeout: timeoutMs, forceNew: true });
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', (e) => reject(new Error(`cannot connect to ${url}: ${e.message}`)));
-  });
+  await connected(s, url, timeoutMs + 1000);
   return s;
 }
 

@@ -91,3 +91,41 @@ export function stderrLogger(component: string): Logger {
   const line = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${component} ${level} ${msg}\n`);
   return { info: (m) => line('info', m), warn: (m) => line('warn', m), error: (m) => line('error', m) };
 }
+
+/** The part of a socket.io client socket that `connected` needs. */
+interface Connectable {
+  readonly connected: boolean;
+  once(event: 'connect', listener: () => void): unknown;
+  once(event: 'connect_error', listener: (err: Error) => void): unknown;
+  off(event: 'connect' | 'connect_error', listener?: (...args: never[]) => void): unknown;
+}
+
+/**
+ * Resolves once the client socket `s` is connected; rejects with a message
+ * naming `what` on a connection error (for a socket without reconnection) or
+ * when `ms` pass first. The wait every caller needs before its first emit.
+ */
+export function connected(s: Connectable, what: string, ms = 5000): Promise<void> {
+  if (s.connected) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      s.off('connect', onConnect);
+      s.off('connect_error', onError);
+    };
+    const onConnect = () => {
+      done();
+      resolve();
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(new Error(`cannot connect to ${what}: ${e.message}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`cannot connect to ${what}: no connection within ${ms} ms`));
+    }, ms);
+    s.once('connect', onConnect);
+    s.once('connect_error', onError);
+  });
+}

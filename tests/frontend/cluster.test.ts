@@ -17,6 +17,7 @@ import { startFrontend, type FrontendHandle } from '../../src/frontend/server.js
 import { startNaming, type NamingHandle } from '../../src/naming/server.js';
 import { startReplica, type ReplicaHandle } from '../../src/replica/server.js';
 import { connectClient, memoryLog, until, type FeClient } from './fakes.js';
+import { connected } from '../../src/core/sockets.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = path.join(root, 'data/data.sqlite');
@@ -177,10 +178,7 @@ const median = (xs: number[]) => quantile(xs, 0.5);
 
 test('the front end adds little latency to a query (client→FE→RM against client→RM)', async () => {
   const direct = connect(rms[0]!.url, { transports: ['websocket'], reconnection: false }) as ClientSocket<ReplicaEmit, ReplicaListen>;
-  await new Promise<void>((res, rej) => {
-    direct.once('connect', () => res());
-    direct.once('connect_error', rej);
-  });
+  await connected(direct, rms[0]!.url);
   try {
     const q = { kind: 'avg', movieId: 1 } as never;
     const N = 300;

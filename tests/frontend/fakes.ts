@@ -22,7 +22,7 @@ import type {
   ReplicaStatus,
   RmTraceEvent,
 } from '../../src/core/protocol.js';
-import type { Logger } from '../../src/core/sockets.js';
+import { connected, type Logger } from '../../src/core/sockets.js';
 import type { VTS } from '../../src/core/vts.js';
 import type { Directory } from '../../src/frontend/driver.js';
 
@@ -272,10 +272,7 @@ export type FeClient = ClientSocket<FrontendEmit, FrontendListen>;
 
 export async function connectClient(url: string, secret?: string): Promise<FeClient> {
   const s = connect(url, { transports: ['websocket'], reconnection: false, auth: secret === undefined ? {} : { secret } }) as FeClient;
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
+  await connected(s, url);
   return s;
 }
 

@@ -16,6 +16,7 @@ import * as V from '../../src/core/vts.js';
 import { NamingClient } from '../../src/naming/client.js';
 import { startNaming, type NamingHandle } from '../../src/naming/server.js';
 import { connectClient, quietLog } from './fakes.js';
+import { connected } from '../../src/core/sockets.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 execFileSync('bash', [path.join(root, 'bin/ensure-built.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -145,10 +146,7 @@ test('the front end adds little latency to a query when client, front end and re
   const feUrl = await ready(fe);
   const client = await connectClient(feUrl);
   const direct = connect(rm1Url, { transports: ['websocket'], reconnection: false }) as ClientSocket<ReplicaEmit, ReplicaListen>;
-  await new Promise<void>((res, rej) => {
-    direct.once('connect', () => res());
-    direct.once('connect_error', rej);
-  });
+  await connected(direct, rm1Url);
   try {
     // Both replicas serving.
     const deadline = Date.now() + 10_000;

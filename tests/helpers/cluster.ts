@@ -56,6 +56,7 @@ import type { Introspection, Member, ReplicaListen, ReplicaEmit, ReplicaStatus, 
 import type { Socket } from 'socket.io-client';
 import { Session, type SessionOptions } from '../../src/client/session.js';
 import { waitForMembers, type WaitResult } from '../../src/client/wait.js';
+import { connected } from '../../src/core/sockets.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -412,10 +413,7 @@ export class Cluster {
     if (p.kind !== 'replica') throw new Error(`${name} is not a replica`);
     const s: Socket<ReplicaEmit, ReplicaListen> = io(p.url, { transports: ['websocket'], auth: { secret: this.secret }, reconnection: false, timeout: timeoutMs });
     try {
-      await new Promise<void>((resolve, reject) => {
-        s.once('connect', () => resolve());
-        s.once('connect_error', (e) => reject(new Error(`cannot connect to ${name} at ${p.url}: ${e.message}`)));
-      });
+      await connected(s, `${name} at ${p.url}`, timeoutMs + 1000);
       return await f(s);
     } finally {
       s.disconnect();

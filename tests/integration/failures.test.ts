@@ -15,6 +15,7 @@ import type { ClientReply, TraceEvent } from '../../src/core/protocol.js';
 import { runLine } from '../../src/client/commands.js';
 import type { Session } from '../../src/client/session.js';
 import { buildOnce, Cluster } from '../helpers/cluster.js';
+import { connected } from '../../src/core/sockets.js';
 
 buildOnce();
 
@@ -165,10 +166,7 @@ offline('malformed payloads to every front-end endpoint get error replies, and e
   const fe = c.proc('fe1');
   const sock: Socket = io(fe.url, { transports: ['websocket'], reconnection: false });
   try {
-    await new Promise<void>((resolve, reject) => {
-      sock.once('connect', () => resolve());
-      sock.once('connect_error', reject);
-    });
+    await connected(sock, fe.url);
     // Valid apart from an own "__proto__" key, which must not reach any object's prototype: any reply will do.
     const protoKey: unknown = JSON.parse('{"requestId":"r","prev":{"__proto__":{"x":1}},"query":{"kind":"avg","movieId":1},"__proto__":{"polluted":1}}');
     const bad: unknown[] = [

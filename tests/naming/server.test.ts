@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { io, type Socket } from 'socket.io-client';
 import { testConfig, type Config } from '../../src/core/config.js';
-import type { Logger } from '../../src/core/sockets.js';
+import { connected, type Logger } from '../../src/core/sockets.js';
 import type { Member } from '../../src/core/protocol.js';
 import { startNaming, type NamingHandle } from '../../src/naming/server.js';
 
@@ -27,17 +27,7 @@ const opened: Socket[] = [];
 async function raw(url: string, secret?: string): Promise<Socket> {
   const s = io(url, { transports: ['websocket'], reconnection: false, auth: secret === undefined ? {} : { secret }, forceNew: true });
   opened.push(s);
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no connection to ${url} within 3 s`)), 3000);
-    s.once('connect', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    s.once('connect_error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
+  await connected(s, url, 3000);
   return s;
 }
 

@@ -14,7 +14,7 @@ import { testConfig } from '../../src/core/config.js';
 import type { MovieId, ReplicaId, RequestId, UpdateId, UserId } from '../../src/core/ids.js';
 import type { Query, Update } from '../../src/core/ops.js';
 import type { Introspection, Member, Reply, ReplicaMeta, RmQueryReply, RmTraceEvent, RmUpdateReply } from '../../src/core/protocol.js';
-import type { Logger } from '../../src/core/sockets.js';
+import { connected, type Logger } from '../../src/core/sockets.js';
 import * as V from '../../src/core/vts.js';
 import type { VTS } from '../../src/core/vts.js';
 import { NamingClient } from '../../src/naming/client.js';
@@ -104,10 +104,7 @@ const sockets: Socket[] = [];
 async function connectTo(url: string, secret: string | null = SECRET): Promise<Socket> {
   const s = io(url, { transports: ['websocket'], auth: secret ? { secret } : {}, reconnection: false });
   sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
+  await connected(s, url);
   return s;
 }
 
